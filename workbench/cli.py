@@ -1,0 +1,157 @@
+"""The `workbench` command: the workbench's operations without a window."""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import WorkbenchError
+from .models import default_model_path, list_models, models_dir
+
+
+def _add_sampling(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="GGUF file (default: the default chat model in models/)")
+    p.add_argument("--temperature", type=float, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--max-tokens", type=int, default=None)
+    p.add_argument("--ctx", type=int, default=None, help="context size in tokens")
+    p.add_argument("--gpu-layers", default="auto", help="auto, all, none or a number")
+    p.add_argument("--stats", action="store_true", help="print the run's stats to stderr")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="workbench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("models", help="list the GGUF models found")
+    p.add_argument("--models-dir", action="append", type=Path, default=[],
+                   help="another folder to look in (repeatable)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("chat", help="chat with a model: one answer, or interactive without MESSAGE")
+    p.add_argument("message", nargs="?")
+    p.add_argument("--system", help="system prompt")
+    _add_sampling(p)
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("complete", help="raw continuation of a text")
+    p.add_argument("text")
+    p.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
+    _add_sampling(p)
+    p.set_defaults(func=cmd_complete)
+    return parser
+
+
+def _human_size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def cmd_models(args) -> int:
+    dirs = [models_dir(), *args.models_dir]
+    listing = list_models(*dirs)
+    if args.json:
+        print(json.dumps({"models": [i.to_dict() for i in listing.infos],
+                          "errors": listing.errors}, indent=2))
+        return 0
+    if not listing.infos:
+        print(f"No GGUF models in {', '.join(map(str, dirs))}. Run `make setup` or copy a .gguf there.")
+    for i in listing.infos:
+        print(f"{Path(i.path).name}\n  {i.name} · {i.architecture} {i.size_label} · "
+              f"{i.quantization} · {_human_size(i.file_size)} · ctx {i.context_length:,} · "
+              f"{i.kind}{' (chat template found)' if i.kind == 'chat' else ' (no chat template)'}")
+    for path, why in listing.errors.items():
+        print(f"{Path(path).name}: unreadable: {why}", file=sys.stderr)
+    return 0
+
+
+def _engine_for(args):
+    # Imported here so `workbench models` and `--help` do not load llama.cpp.
+    from .engine import Engine, LoadOptions
+    engine = Engine()
+    path = args.model or default_model_path("chat")
+    result = engine.load(path, LoadOptions(n_ctx=args.ctx, n_gpu_layers=args.gpu_layers))
+    if result.notice:
+        print(result.notice, file=sys.stderr)
+    return engine
+
+
+def _params(args, **overrides):
+    from .engine import SamplingParams
+    p = SamplingParams()
+    for name in ("temperature", "seed", "max_tokens"):
+        if getattr(args, name, None) is not None:
+            setattr(p, name, getattr(args, name))
+    for k, v in overrides.items():
+        setattr(p, k, v)
+    return p
+
+
+def _print_stream(stream, show_stats: bool) -> str:
+    """Write text pieces to stdout as they come; return the whole text."""
+    from .engine import RunStats
+    text = []
+    for item in stream:
+        if isinstance(item, RunStats):
+            if show_stats:
+                print(json.dumps(item.to_dict()), file=sys.stderr)
+        else:
+            text.append(item)
+            sys.stdout.write(item)
+            sys.stdout.flush()
+    sys.stdout.write("\n")
+    return "".join(text)
+
+
+def cmd_chat(args) -> int:
+    engine = _engine_for(args)
+    params = _params(args)
+    messages = [{"role": "system", "content": args.system}] if args.system else []
+    if args.message is not None:
+        messages.append({"role": "user", "content": args.message})
+        _print_stream(engine.stream_chat(messages, params), args.stats)
+        return 0
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print(f"Chatting with {engine.info.name}. Empty line or Ctrl+D to quit.", file=sys.stderr)
+    while True:
+        try:
+            line = input("> " if interactive else "")
+        except EOFError:
+            break
+        if not line.strip():
+            break
+        messages.append({"role": "user", "content": line})
+        try:
+            answer = _print_stream(engine.stream_chat(messages, params), args.stats)
+        except KeyboardInterrupt:
+            engine.cancel()
+            print("\n[stopped]", file=sys.stderr)
+            messages.pop()
+            continue
+        messages.append({"role": "assistant", "content": answer})
+    return 0
+
+
+def cmd_complete(args) -> int:
+    engine = _engine_for(args)
+    _print_stream(engine.stream_completion(args.text, _params(args), args.stop), args.stats)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except WorkbenchError as e:
+        print(f"workbench: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,327 @@
+"""The llama.cpp engine: load a GGUF, stream chat or raw completions, count tokens, cancel.
+
+This is the only module that imports llama_cpp. A `Llama` object is not
+thread-safe: one thread at a time may call into an Engine, except `cancel()`,
+which is meant to be called from any thread.
+"""
+
+import ctypes
+import os
+import shutil
+import subprocess
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import llama_cpp
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+from .errors import (ContextOverflowError, GenerationError, ModelLoadError,
+                     NoModelLoadedError, WorkbenchError)
+from .models import ModelInfo, read_model_info
+from .offload import estimate_gpu_layers, kv_cache_bytes_per_layer
+
+# A model's trained context can be 128k tokens; its KV cache would not fit in
+# most machines' memory, so the default is capped. Users can ask for more.
+DEFAULT_CTX_CAP = 8192
+
+
+def default_threads() -> int:
+    """All cores on small machines; roughly the physical cores on larger ones."""
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return n if n <= 4 else n // 2
+
+
+def gpu_offload_supported() -> bool:
+    """Whether this llama.cpp build can put layers on a GPU (CUDA, Metal, Vulkan...)."""
+    return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+def free_vram_bytes() -> int | None:
+    """Free memory of the first NVIDIA GPU, or None when it cannot be told."""
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return None
+    try:
+        out = subprocess.run([smi, "--query-gpu=memory.free", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=5, check=True).stdout
+        return int(out.split()[0]) * (1 << 20)
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return None
+
+
+@dataclass
+class LoadOptions:
+    n_ctx: int | None = None  # None: the model's own length, capped at DEFAULT_CTX_CAP
+    n_threads: int | None = None
+    n_gpu_layers: str | int = "auto"  # "auto", "all", "none" or a number of layers
+
+
+@dataclass
+class SamplingParams:
+    temperature: float = 0.7
+    top_p: float = 0.95
+    top_k: int = 40
+    min_p: float = 0.05
+    repeat_penalty: float = 1.1
+    max_tokens: int = 512
+    seed: int | None = None
+    stop: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class RunStats:
+    prompt_tokens: int = 0
+    reused_tokens: int = 0  # taken from the KV cache of the previous call
+    processed_tokens: int = 0  # prompt tokens actually evaluated this time
+    completion_tokens: int = 0
+    time_to_first_token_s: float = 0.0
+    decode_tokens_per_s: float = 0.0
+    total_s: float = 0.0
+    finish_reason: str = ""  # "stop", "length" or "cancelled"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class LoadResult:
+    info: ModelInfo
+    n_ctx: int
+    n_gpu_layers: int  # as passed to llama.cpp: -1 all, 0 none
+    gpu_offload_supported: bool
+    notice: str = ""  # something the user should see, e.g. a fallback to CPU
+
+
+def resolve_gpu_layers(choice: str | int, info: ModelInfo, n_ctx: int,
+                       supported: bool, free_bytes: int | None) -> int:
+    """Turn the user's choice into llama.cpp's n_gpu_layers (-1 means all)."""
+    if choice in ("none", 0, "0") or not supported:
+        return 0
+    if choice == "all":
+        return -1
+    if choice == "auto":
+        if free_bytes is None or info.layer_sizes is None:
+            return -1  # unknown free memory (e.g. Metal's unified memory): try all, fall back
+        kv = kv_cache_bytes_per_layer(n_ctx, info.n_embd_k_gqa, info.n_embd_v_gqa)
+        n = estimate_gpu_layers(info.layer_sizes, kv, free_bytes)
+        return -1 if n > info.n_layers else n
+    try:
+        return max(0, int(choice))
+    except (TypeError, ValueError):
+        raise WorkbenchError(f"GPU layers must be auto, all, none or a number, not {choice!r}.")
+
+
+class Engine:
+    """One loaded model and the generation calls on it.
+
+    Args:
+        (none) — call load() before anything else.
+    """
+
+    def __init__(self):
+        self._llm: llama_cpp.Llama | None = None
+        self._formatter: Jinja2ChatFormatter | None = None
+        self.info: ModelInfo | None = None
+        self.load_result: LoadResult | None = None
+        self._cancel = threading.Event()
+        # llama.cpp polls this between graph nodes, so a long prompt can be
+        # interrupted mid-batch; measured cost on decode speed is within noise.
+        # Kept on self: ctypes must not free it while llama.cpp holds it.
+        self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: self._cancel.is_set())
+
+    # -- loading -----------------------------------------------------------
+
+    def load(self, path: str | Path, options: LoadOptions | None = None) -> LoadResult:
+        """Load a GGUF file; raise a WorkbenchError subclass on any failure."""
+        options = options or LoadOptions()
+        info = read_model_info(path)  # validates the file: missing, not GGUF, truncated
+        trained = info.context_length or DEFAULT_CTX_CAP
+        n_ctx = options.n_ctx or min(trained, DEFAULT_CTX_CAP)
+        supported = gpu_offload_supported()
+        n_gpu = resolve_gpu_layers(options.n_gpu_layers, info, n_ctx, supported,
+                                   free_vram_bytes() if supported and options.n_gpu_layers == "auto"
+                                   else None)
+        self.unload()
+        notice = ""
+        if options.n_gpu_layers not in ("auto", "none", 0, "0") and not supported:
+            notice = "This llama.cpp build has no GPU support; running on the CPU."
+        threads = options.n_threads or default_threads()
+        try:
+            llm = self._new_llama(info.path, n_ctx, threads, n_gpu)
+        except ModelLoadError as first:
+            if n_gpu == 0:
+                raise
+            # The GPU estimate was wrong or the driver refused: the CPU still works.
+            llm = self._new_llama(info.path, n_ctx, threads, 0)
+            notice = f"Loading on the GPU failed ({first}); the model runs on the CPU instead."
+            n_gpu = 0
+        self._llm, self.info = llm, info
+        self._formatter = self._make_formatter(llm, info)
+        llama_cpp.llama_set_abort_callback(llm._ctx.ctx, self._abort_cb, None)
+        self.load_result = LoadResult(info, llm.n_ctx(), n_gpu, supported, notice)
+        return self.load_result
+
+    @staticmethod
+    def _new_llama(path: str, n_ctx: int, threads: int, n_gpu: int) -> llama_cpp.Llama:
+        try:
+            return llama_cpp.Llama(model_path=path, n_ctx=n_ctx, n_threads=threads,
+                                   n_threads_batch=threads, n_gpu_layers=n_gpu, verbose=False)
+        except MemoryError as e:
+            raise ModelLoadError(f"Out of memory loading {Path(path).name}. Close other "
+                                 "programs, choose a smaller context or a smaller model.") from e
+        except (ValueError, RuntimeError) as e:
+            # The file's header was valid, so llama.cpp failed on the weights or
+            # the context: memory, or an architecture this build does not know.
+            raise ModelLoadError(
+                f"llama.cpp could not load {Path(path).name} with a {n_ctx:,}-token context "
+                f"({e}). Likely causes: not enough memory (try a smaller context or fewer GPU "
+                "layers) or a model architecture newer than this llama.cpp build.") from e
+
+    @staticmethod
+    def _make_formatter(llm, info: ModelInfo) -> Jinja2ChatFormatter | None:
+        # The same construction the binding uses for the GGUF's own template,
+        # kept here so the rendered text can be shown and its tokens counted.
+        if not info.chat_template:
+            return None
+        eos_id, bos_id = llm.token_eos(), llm.token_bos()
+        eos = llm._model.token_get_text(eos_id) if eos_id != -1 else ""
+        bos = llm._model.token_get_text(bos_id) if bos_id != -1 else ""
+        return Jinja2ChatFormatter(template=info.chat_template, eos_token=eos, bos_token=bos,
+                                   stop_token_ids=[eos_id])
+
+    def unload(self) -> None:
+        if self._llm is not None:
+            self._llm.close()
+        self._llm = self.info = self.load_result = self._formatter = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._llm is not None
+
+    def _require(self) -> llama_cpp.Llama:
+        if self._llm is None:
+            raise NoModelLoadedError("No model is loaded. Choose a model first.")
+        return self._llm
+
+    @property
+    def n_ctx(self) -> int:
+        return self._require().n_ctx()
+
+    # -- tokens ------------------------------------------------------------
+
+    def tokenize(self, text: str, add_bos: bool = False, special: bool = True) -> list[int]:
+        return self._require().tokenize(text.encode("utf-8"), add_bos=add_bos, special=special)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in a piece of plain text (no BOS added)."""
+        return len(self.tokenize(text, special=False))
+
+    def render_chat(self, messages: list[dict]) -> str:
+        """The exact text the chat template makes of these messages (special tokens visible)."""
+        self._require()
+        if self._formatter is None:
+            raise WorkbenchError(f"{self.info.name} has no chat template (it is a base model); "
+                                 "use a completion or URIAL prompt instead.")
+        try:
+            return self._formatter(messages=messages).prompt
+        except Exception as e:  # jinja2 errors, raise_exception() in the template
+            raise WorkbenchError(f"The model's chat template rejected these messages: {e}") from e
+
+    def _chat_tokens(self, messages: list[dict]) -> list[int]:
+        # Same as the binding's chat handler: the template writes BOS itself.
+        return self.tokenize(self.render_chat(messages), add_bos=False, special=True)
+
+    def count_chat_tokens(self, messages: list[dict]) -> int:
+        return len(self._chat_tokens(messages))
+
+    # -- generation --------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Stop the current generation as soon as possible; safe from any thread."""
+        self._cancel.set()
+
+    def stream_chat(self, messages: list[dict], params: SamplingParams | None = None
+                    ) -> Iterator[str | RunStats]:
+        """Stream an answer to chat messages using the GGUF's own template.
+
+        Yields text pieces, then one RunStats as the last item.
+        """
+        tokens = self._chat_tokens(messages)
+        eos = self._formatter.eos_token
+        return self._generate(tokens, params or SamplingParams(), [eos] if eos else [])
+
+    def stream_completion(self, prompt: str, params: SamplingParams | None = None,
+                          stop: list[str] | None = None) -> Iterator[str | RunStats]:
+        """Stream the raw continuation of a text (BOS added as the model expects)."""
+        tokens = self.tokenize(prompt, add_bos=True, special=True)
+        return self._generate(tokens, params or SamplingParams(), stop or [])
+
+    def _generate(self, tokens: list[int], params: SamplingParams, extra_stop: list[str]
+                  ) -> Iterator[str | RunStats]:
+        llm = self._require()
+        if len(tokens) >= llm.n_ctx():
+            raise ContextOverflowError(
+                f"The prompt is {len(tokens):,} tokens but the context holds {llm.n_ctx():,}. "
+                "Shorten the prompt or the conversation, or load the model with a larger context.")
+        return self._run(llm, tokens, params, extra_stop)
+
+    def _run(self, llm, tokens, params, extra_stop) -> Iterator[str | RunStats]:
+        self._cancel.clear()
+        stats = RunStats(prompt_tokens=len(tokens))
+        ctx = llm._ctx.ctx
+        llama_cpp.llama_perf_context_reset(ctx)
+        stop = [s for s in [*params.stop, *extra_stop] if s]
+        pieces: list[str] = []
+        start = time.perf_counter()
+        first = None
+        try:
+            chunks = llm.create_completion(
+                tokens, max_tokens=params.max_tokens, temperature=params.temperature,
+                top_p=params.top_p, top_k=params.top_k, min_p=params.min_p,
+                repeat_penalty=params.repeat_penalty, seed=params.seed, stop=stop or None,
+                stream=True)
+            for chunk in chunks:
+                choice = chunk["choices"][0]
+                if choice["text"]:
+                    if first is None:
+                        first = time.perf_counter()
+                    pieces.append(choice["text"])
+                    yield choice["text"]
+                if choice.get("finish_reason"):
+                    stats.finish_reason = choice["finish_reason"]
+                if self._cancel.is_set():
+                    stats.finish_reason = "cancelled"
+                    chunks.close()
+                    break
+        except RuntimeError as e:
+            if not self._cancel.is_set():
+                raise GenerationError(f"llama.cpp failed while generating: {e}") from e
+            # Aborted during prompt processing; the binding's n_tokens still
+            # matches the batches that finished, so the engine stays usable.
+            stats.finish_reason = "cancelled"
+        except ValueError as e:
+            if "exceed context window" in str(e):
+                raise ContextOverflowError(str(e)) from e
+            raise GenerationError(str(e)) from e
+        finally:
+            self._cancel.clear()
+        end = time.perf_counter()
+        perf = llama_cpp.llama_perf_context(ctx)
+        # A fully cached prompt still replays its last token, which llama.cpp
+        # counts as a decode step, not prompt processing.
+        stats.processed_tokens = min(len(tokens), max(int(perf.n_p_eval), 1))
+        stats.reused_tokens = len(tokens) - stats.processed_tokens
+        text = "".join(pieces)
+        stats.completion_tokens = len(self.tokenize(text, special=True)) if text else 0
+        stats.time_to_first_token_s = (first or end) - start
+        stats.total_s = end - start
+        if perf.t_eval_ms > 0 and perf.n_eval > 0:
+            stats.decode_tokens_per_s = perf.n_eval / (perf.t_eval_ms / 1000)
+        stats.finish_reason = stats.finish_reason or "stop"
+        yield stats
