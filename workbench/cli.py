@@ -5,6 +5,7 @@ import json
 import sys
 from pathlib import Path
 
+from . import cli_lessons, cli_prompt
 from .errors import WorkbenchError
 from .models import default_model_path, list_models, models_dir
 
@@ -31,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("chat", help="chat with a model: one answer, or interactive without MESSAGE")
     p.add_argument("message", nargs="?")
-    p.add_argument("--system", help="system prompt")
+    p.add_argument("--system", help="system prompt (default: the active prompt document)")
     _add_sampling(p)
     p.set_defaults(func=cmd_chat)
 
@@ -40,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
     _add_sampling(p)
     p.set_defaults(func=cmd_complete)
+    cli_lessons.register(sub)
+    cli_prompt.register(sub)
     return parser
 
 
@@ -79,14 +82,16 @@ def _engine_for(args):
     return engine
 
 
-def _params(args, **overrides):
+def _params(args, saved: dict | None = None):
+    """Sampling parameters: defaults, then the document's saved ones, then the flags."""
     from .engine import SamplingParams
     p = SamplingParams()
+    for name, value in (saved or {}).items():
+        if hasattr(p, name):
+            setattr(p, name, value)
     for name in ("temperature", "seed", "max_tokens"):
         if getattr(args, name, None) is not None:
             setattr(p, name, getattr(args, name))
-    for k, v in overrides.items():
-        setattr(p, k, v)
     return p
 
 
@@ -107,12 +112,13 @@ def _print_stream(stream, show_stats: bool) -> str:
 
 
 def cmd_chat(args) -> int:
+    from .chat_session import ChatSession
+    from .workspace import Workspace
     engine = _engine_for(args)
-    params = _params(args)
-    messages = [{"role": "system", "content": args.system}] if args.system else []
+    session = ChatSession(Workspace.open(), engine, system_override=args.system)
+    params = _params(args, session.document.params)
     if args.message is not None:
-        messages.append({"role": "user", "content": args.message})
-        _print_stream(engine.stream_chat(messages, params), args.stats)
+        _print_stream(session.ask(args.message, params), args.stats)
         return 0
     interactive = sys.stdin.isatty()
     if interactive:
@@ -124,15 +130,11 @@ def cmd_chat(args) -> int:
             break
         if not line.strip():
             break
-        messages.append({"role": "user", "content": line})
         try:
-            answer = _print_stream(engine.stream_chat(messages, params), args.stats)
+            _print_stream(session.ask(line, params), args.stats)
         except KeyboardInterrupt:
             engine.cancel()
             print("\n[stopped]", file=sys.stderr)
-            messages.pop()
-            continue
-        messages.append({"role": "assistant", "content": answer})
     return 0
 
 

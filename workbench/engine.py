@@ -130,6 +130,8 @@ class Engine:
         self.info: ModelInfo | None = None
         self.load_result: LoadResult | None = None
         self._cancel = threading.Event()
+        # Composition counts the same lesson and section texts on every keystroke.
+        self._token_counts: dict[str, int] = {}
         # llama.cpp polls this between graph nodes, so a long prompt can be
         # interrupted mid-batch; measured cost on decode speed is within noise.
         # Kept on self: ctypes must not free it while llama.cpp holds it.
@@ -199,6 +201,7 @@ class Engine:
         if self._llm is not None:
             self._llm.close()
         self._llm = self.info = self.load_result = self._formatter = None
+        self._token_counts.clear()
 
     @property
     def loaded(self) -> bool:
@@ -219,8 +222,13 @@ class Engine:
         return self._require().tokenize(text.encode("utf-8"), add_bos=add_bos, special=special)
 
     def count_tokens(self, text: str) -> int:
-        """Tokens in a piece of plain text (no BOS added)."""
-        return len(self.tokenize(text, special=False))
+        """Tokens in a piece of plain text (no BOS added); remembered per model."""
+        n = self._token_counts.get(text)
+        if n is None:
+            if len(self._token_counts) > 20_000:
+                self._token_counts.clear()
+            n = self._token_counts[text] = len(self.tokenize(text, special=False))
+        return n
 
     def render_chat(self, messages: list[dict]) -> str:
         """The exact text the chat template makes of these messages (special tokens visible)."""

@@ -1,0 +1,64 @@
+"""One chat with a loaded model: compose the active prompt, stream, keep the turn, log the run."""
+
+from typing import Iterator
+
+from .document import PromptDocument, Section
+from .engine import Engine, RunStats, SamplingParams
+from .prompting import Composition
+from .runs import RunRecord
+from .workspace import Workspace
+
+
+class ChatSession:
+    """Args:
+        workspace: the stores.
+        engine: an Engine with a chat model loaded.
+        system_override: use this text as the whole system prompt instead of the
+            active document's sections (lessons still apply).
+        conversation_id: continue this conversation (default: a new one).
+    """
+
+    def __init__(self, workspace: Workspace, engine: Engine, system_override: str | None = None,
+                 conversation_id: int | None = None):
+        self.ws, self.engine = workspace, engine
+        self.document_id = workspace.prompts.active_id()
+        self.document = workspace.prompts.load_draft(self.document_id)
+        if system_override is not None:
+            self.document = PromptDocument(name="command line",
+                                           sections=[Section("system", system_override)])
+        self.conversation_id = conversation_id or workspace.conversations.create(
+            document_id=self.document_id)
+        self.last_composition: Composition | None = None
+        self.last_run_id: int | None = None
+
+    def history(self) -> list[dict]:
+        return [m.as_chat() for m in self.ws.conversations.path(self.conversation_id)]
+
+    def compose(self, user_text: str) -> Composition:
+        return self.ws.compose(self.document, [*self.history(), {"role": "user", "content": user_text}],
+                               count_tokens=self.engine.count_tokens, n_ctx=self.engine.n_ctx,
+                               model_name=self.engine.info.name)
+
+    def ask(self, user_text: str, params: SamplingParams) -> Iterator[str | RunStats]:
+        """Stream the answer; the turn is stored and the run logged once it completes."""
+        c = self.last_composition = self.compose(user_text)
+        pieces, stats = [], None
+        for item in self.engine.stream_chat(c.messages, params):
+            if isinstance(item, RunStats):
+                stats = item
+            else:
+                pieces.append(item)
+            yield item
+        answer = "".join(pieces)
+        convs = self.ws.conversations
+        convs.append(self.conversation_id, "user", user_text)
+        convs.append(self.conversation_id, "assistant", answer)
+        latest = self.ws.prompts.latest(self.document_id)
+        saved = latest and latest.document.content_hash() == self.document.content_hash()
+        self.last_run_id = self.ws.runs.log(RunRecord(
+            model_file=self.engine.info.path, model_name=self.engine.info.name, mode="chat",
+            params=params.to_dict(), rendered_prompt=self.engine.render_chat(c.messages),
+            messages=c.messages, output=answer, stats=stats.to_dict(),
+            document_id=self.document_id, version_id=latest.id if saved else None,
+            conversation_id=self.conversation_id,
+            lesson_ids=c.lessons_in_prompt + c.lessons_retrieved))

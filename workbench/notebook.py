@@ -1,0 +1,344 @@
+"""The notebook of lessons: ID'd rules changed one at a time (add, edit, merge, retire), searchable.
+
+No operation rewrites the notebook wholesale; every change is an event with the
+lesson before and after, so history can be shown and changes undone.
+"""
+
+import difflib
+import json
+from dataclasses import asdict, dataclass
+
+import sqlite_utils
+
+from .db import now
+from .errors import WorkbenchError
+from .fts import fts_query, words
+from .prompting import LessonRef
+
+STATUSES = ("active", "retired")
+SOURCES = ("user", "model")
+# Two lessons this alike are offered as a merge rather than added twice.
+DUPLICATE_THRESHOLD = 0.8
+HIGHLIGHT = ("[", "]")
+
+
+class ImportFormatError(WorkbenchError):
+    """An import file is malformed; nothing was written. The message names the place."""
+
+
+@dataclass
+class Lesson:
+    id: int
+    text: str
+    tags: list[str]
+    source: str
+    status: str
+    pinned: bool
+    helpful: int
+    harmful: int
+    run_id: int | None
+    created: str
+    updated: str
+
+    @classmethod
+    def from_row(cls, row: dict) -> "Lesson":
+        return cls(row["id"], row["text"], json.loads(row["tags"] or "[]"), row["source"],
+                   row["status"], bool(row["pinned"]), row["helpful"] or 0, row["harmful"] or 0,
+                   row["run_id"], row["created"], row["updated"])
+
+    def ref(self) -> LessonRef:
+        return LessonRef(self.id, self.text)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class SearchHit:
+    lesson: Lesson
+    snippet: str  # the matching part, matches wrapped in HIGHLIGHT markers
+    rank: float  # bm25: lower is better
+
+
+@dataclass
+class AddResult:
+    lesson: Lesson | None  # None when a near duplicate stopped the add
+    duplicate_of: Lesson | None = None
+    similarity: float = 0.0
+
+
+def similarity(a: str, b: str) -> float:
+    """How alike two lessons read: the better of word overlap and character match."""
+    wa, wb = set(w.lower() for w in words(a)), set(w.lower() for w in words(b))
+    jaccard = len(wa & wb) / len(wa | wb) if wa | wb else 1.0
+    ratio = difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio()
+    return max(jaccard, ratio)
+
+
+def _clean_tags(tags) -> list[str]:
+    return sorted({t.strip().lstrip("#").replace(" ", "-") for t in tags if t and t.strip()})
+
+
+class Notebook:
+    """Args:
+        db: an open workbench database.
+    """
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
+
+    # -- reading -----------------------------------------------------------
+
+    def get(self, lesson_id: int) -> Lesson:
+        try:
+            return Lesson.from_row(self.db["lessons"].get(lesson_id))
+        except sqlite_utils.db.NotFoundError:
+            raise WorkbenchError(f"There is no lesson #{lesson_id}.") from None
+
+    def lessons(self, status: str | None = "active", tag: str | None = None) -> list[Lesson]:
+        where, args = self._filters(status, tag)
+        rows = self.db.query(f"select * from lessons where {where} order by id", args)
+        return [Lesson.from_row(r) for r in rows]
+
+    @staticmethod
+    def _filters(status, tag, table="lessons") -> tuple[str, list]:
+        clauses, args = ["1"], []
+        if status:
+            clauses.append(f"{table}.status = ?")
+            args.append(status)
+        if tag:
+            clauses.append(f"exists (select 1 from json_each({table}.tags) where value = ?)")
+            args.append(tag.lstrip("#"))
+        return " and ".join(clauses), args
+
+    def search(self, query: str, status: str | None = "active", tag: str | None = None,
+               limit: int = 20, any_word: bool = False) -> list[SearchHit]:
+        """Full-text search, best first (bm25), with highlighted snippets. Any text a
+        person can type is safe here: it is quoted, never parsed as FTS syntax."""
+        q = fts_query(query, any_word=any_word)
+        if not q:
+            return []
+        where, args = self._filters(status, tag)
+        # Ordering by FTS5's own rank column (bm25) alone lets FTS5 stop after the
+        # top rows; adding a second sort key made it 10x slower on 100k lessons.
+        rows = self.db.query(f"""
+            select lessons.*, snippet(lessons_fts, 0, ?, ?, '…', 16) as snippet,
+                   lessons_fts.rank as rank
+            from lessons_fts join lessons on lessons.rowid = lessons_fts.rowid
+            where lessons_fts match ? and {where}
+            order by lessons_fts.rank limit ?""", [*HIGHLIGHT, q, *args, limit])
+        return [SearchHit(Lesson.from_row(r), r["snippet"], r["rank"]) for r in rows]
+
+    def relevant(self, text: str, k: int) -> list[Lesson]:
+        """Retrieved-only lessons (active, not pinned) most relevant to a message."""
+        if k <= 0:
+            return []
+        hits = self.search(text, any_word=True, limit=k * 4)
+        return [h.lesson for h in hits if not h.lesson.pinned][:k]
+
+    def pinned(self) -> list[Lesson]:
+        rows = self.db.query("select * from lessons where status = 'active' and pinned = 1 "
+                             "order by id")
+        return [Lesson.from_row(r) for r in rows]
+
+    def near_duplicate(self, text: str, exclude: int | None = None) -> tuple[Lesson, float] | None:
+        best = None
+        for hit in self.search(text, any_word=True, limit=10):
+            if hit.lesson.id == exclude:
+                continue
+            score = similarity(text, hit.lesson.text)
+            if score >= DUPLICATE_THRESHOLD and (best is None or score > best[1]):
+                best = (hit.lesson, score)
+        return best
+
+    def history(self, lesson_id: int) -> list[dict]:
+        rows = self.db["lesson_events"].rows_where("lesson_id = ?", [lesson_id], order_by="id")
+        return [{**r, "before": json.loads(r["before"]) if r["before"] else None,
+                 "after": json.loads(r["after"]) if r["after"] else None} for r in rows]
+
+    # -- the only ways a lesson changes ----------------------------------------
+
+    def _event(self, action: str, before: Lesson | None, after: Lesson | None, source: str,
+               reason: str, run_id: int | None) -> None:
+        lesson_id = (after or before).id
+        self.db["lesson_events"].insert({
+            "lesson_id": lesson_id, "action": action,
+            "before": json.dumps(before.to_dict()) if before else None,
+            "after": json.dumps(after.to_dict()) if after else None,
+            "source": source, "reason": reason, "run_id": run_id, "created": now()})
+
+    def add(self, text: str, tags=(), pinned: bool = False, source: str = "user",
+            run_id: int | None = None, reason: str = "", force: bool = False) -> AddResult:
+        """Add a lesson, unless it nearly duplicates one (then say which; force adds anyway)."""
+        text = text.strip()
+        if not text:
+            raise WorkbenchError("A lesson needs some text.")
+        if source not in SOURCES:
+            raise WorkbenchError(f"A lesson's source is one of {', '.join(SOURCES)}.")
+        if not force:
+            dup = self.near_duplicate(text)
+            if dup:
+                return AddResult(None, dup[0], dup[1])
+        with self.db.atomic():
+            lid = self.db["lessons"].insert({
+                "text": text, "tags": json.dumps(_clean_tags(tags)), "source": source,
+                "status": "active", "pinned": int(pinned), "helpful": 0, "harmful": 0,
+                "run_id": run_id, "created": now(), "updated": now()}).last_pk
+            lesson = self.get(lid)
+            self._event("add", None, lesson, source, reason, run_id)
+        return AddResult(lesson)
+
+    def _update(self, lesson_id: int, action: str, changes: dict, source: str, reason: str,
+                run_id: int | None = None) -> Lesson:
+        with self.db.atomic():
+            before = self.get(lesson_id)
+            self.db["lessons"].update(lesson_id, {**changes, "updated": now()})
+            after = self.get(lesson_id)
+            self._event(action, before, after, source, reason, run_id)
+        return after
+
+    def edit(self, lesson_id: int, text: str | None = None, tags=None, source: str = "user",
+             reason: str = "") -> Lesson:
+        changes = {}
+        if text is not None:
+            if not text.strip():
+                raise WorkbenchError("A lesson needs some text; retire it instead of emptying it.")
+            changes["text"] = text.strip()
+        if tags is not None:
+            changes["tags"] = json.dumps(_clean_tags(tags))
+        return self._update(lesson_id, "edit", changes, source, reason)
+
+    def set_pinned(self, lesson_id: int, pinned: bool, reason: str = "") -> Lesson:
+        return self._update(lesson_id, "pin" if pinned else "unpin", {"pinned": int(pinned)},
+                            "user", reason)
+
+    def retire(self, lesson_id: int, reason: str = "", source: str = "user") -> Lesson:
+        return self._update(lesson_id, "retire", {"status": "retired"}, source, reason)
+
+    def reactivate(self, lesson_id: int, reason: str = "") -> Lesson:
+        return self._update(lesson_id, "reactivate", {"status": "active"}, "user", reason)
+
+    def merge(self, keep_id: int, other_id: int, text: str | None = None, source: str = "user",
+              reason: str = "") -> Lesson:
+        """Fold lesson other_id into keep_id: tags and tallies combine, the other retires."""
+        if keep_id == other_id:
+            raise WorkbenchError("A lesson cannot be merged with itself.")
+        keep, other = self.get(keep_id), self.get(other_id)
+        with self.db.atomic():
+            merged = self._update(keep_id, "merge", {
+                "text": (text or keep.text).strip(),
+                "tags": json.dumps(_clean_tags(keep.tags + other.tags)),
+                "pinned": int(keep.pinned or other.pinned),
+                "helpful": keep.helpful + other.helpful, "harmful": keep.harmful + other.harmful,
+            }, source, reason or f"merged with #{other_id}")
+            self._update(other_id, "retire", {"status": "retired"}, source,
+                         f"merged into #{keep_id}")
+        return merged
+
+    # -- import and export -------------------------------------------------------
+
+    def export_json(self, status: str | None = None) -> str:
+        return json.dumps({"lessons": [l.to_dict() for l in self.lessons(status)]},
+                          indent=2, ensure_ascii=False)
+
+    def export_markdown(self, status: str | None = None) -> str:
+        """One bullet per lesson: `- [pinned] text #tag`; retired ones struck through."""
+        lines = ["# Lessons", ""]
+        for l in self.lessons(status):
+            body = l.text.replace("\n", "\n  ")
+            if l.status == "retired":
+                body = f"~~{body}~~"
+            pin = "[pinned] " if l.pinned else ""
+            tags = "".join(f" #{t}" for t in l.tags)
+            lines.append(f"- {pin}{body}{tags}")
+        return "\n".join(lines) + "\n"
+
+    def import_json(self, text: str) -> list[Lesson]:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ImportFormatError(f"Not valid JSON: line {e.lineno}, column {e.colno}: {e.msg}.")
+        items = data.get("lessons") if isinstance(data, dict) else data
+        if not isinstance(items, list):
+            raise ImportFormatError('Expected {"lessons": [...]} or a list of lessons.')
+        parsed = [self._parse_item(i, item) for i, item in enumerate(items)]
+        return self._import(parsed)
+
+    @staticmethod
+    def _parse_item(i: int, item) -> dict:
+        where = f"lessons[{i}]"
+        if not isinstance(item, dict):
+            raise ImportFormatError(f"{where} must be an object with a 'text' field.")
+        text = item.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise ImportFormatError(f"{where}.text must be non-empty text.")
+        tags = item.get("tags", [])
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise ImportFormatError(f"{where}.tags must be a list of strings.")
+        status = item.get("status", "active")
+        if status not in STATUSES:
+            raise ImportFormatError(f"{where}.status must be one of {', '.join(STATUSES)}.")
+        source = item.get("source", "user")
+        if source not in SOURCES:
+            raise ImportFormatError(f"{where}.source must be one of {', '.join(SOURCES)}.")
+        counts = {}
+        for key in ("helpful", "harmful"):
+            value = item.get(key, 0)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ImportFormatError(f"{where}.{key} must be a whole number of 0 or more.")
+            counts[key] = value
+        pinned = item.get("pinned", False)
+        if not isinstance(pinned, bool):
+            raise ImportFormatError(f"{where}.pinned must be true or false.")
+        return {"text": text.strip(), "tags": tags, "status": status, "source": source,
+                "pinned": pinned, **counts}
+
+    def import_markdown(self, text: str) -> list[Lesson]:
+        entries: list[tuple[int, str]] = []  # (line number, raw bullet text with continuations)
+        for n, line in enumerate(text.splitlines(), start=1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            if line.startswith("  ") and entries:
+                entries[-1] = (entries[-1][0], entries[-1][1] + "\n" + line.strip())
+            elif line.startswith("- "):
+                entries.append((n, line[2:].strip()))
+            else:
+                raise ImportFormatError(
+                    f"Line {n}: expected a lesson as '- text #tag', got {line[:60]!r}.")
+        return self._import([self._parse_bullet(n, body) for n, body in entries])
+
+    @staticmethod
+    def _parse_bullet(n: int, body: str) -> dict:
+        pinned = body.startswith("[pinned] ")
+        body = body.removeprefix("[pinned] ")
+        tags: list[str] = []
+        while True:  # trailing #tags, after the last line of the lesson
+            head, sep, last = body.rpartition(" ")
+            if not sep or not last.startswith("#") or len(last) < 2 or "\n" in last:
+                break
+            tags.insert(0, last[1:])
+            body = head
+        body = body.strip()
+        status = "active"
+        if body.startswith("~~") and body.endswith("~~") and len(body) > 4:
+            body, status = body[2:-2].strip(), "retired"
+        if not body:
+            raise ImportFormatError(f"Line {n}: the lesson has no text.")
+        return {"text": body, "tags": tags, "status": status, "source": "user",
+                "pinned": pinned, "helpful": 0, "harmful": 0}
+
+    def _import(self, parsed: list[dict]) -> list[Lesson]:
+        """Write all or nothing; near duplicates of existing lessons are skipped."""
+        added = []
+        with self.db.atomic():
+            for item in parsed:
+                if self.near_duplicate(item["text"]):
+                    continue
+                lid = self.db["lessons"].insert({
+                    **item, "tags": json.dumps(_clean_tags(item["tags"])),
+                    "pinned": int(item["pinned"]), "run_id": None,
+                    "created": now(), "updated": now()}).last_pk
+                lesson = self.get(lid)
+                self._event("add", None, lesson, item["source"], "imported", None)
+                added.append(lesson)
+        return added

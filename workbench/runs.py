@@ -1,0 +1,87 @@
+"""The run log: every generation with its exact prompt, model, parameters, output and rating."""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlite_utils
+
+from .db import now
+from .errors import WorkbenchError
+
+
+@dataclass
+class RunRecord:
+    model_file: str
+    model_name: str
+    mode: str  # "chat", "urial" or "raw"
+    params: dict
+    rendered_prompt: str
+    messages: list[dict]
+    output: str
+    stats: dict
+    document_id: int | None = None
+    version_id: int | None = None
+    conversation_id: int | None = None
+    lesson_ids: list[int] = field(default_factory=list)
+
+
+class RunLog:
+    """Args:
+        db: an open workbench database.
+    """
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
+
+    def model_sha256(self, path: str) -> str:
+        """A model file's hash, computed once per (size, mtime) and remembered."""
+        p = Path(path)
+        st = p.stat()
+        rows = list(self.db["model_hashes"].rows_where(
+            "path = ? and size = ? and mtime = ?", [str(p.resolve()), st.st_size, st.st_mtime]))
+        if rows:
+            return rows[0]["sha256"]
+        digest = hashlib.sha256()
+        with p.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        self.db["model_hashes"].upsert({"path": str(p.resolve()), "size": st.st_size,
+                                        "mtime": st.st_mtime, "sha256": digest.hexdigest()},
+                                       pk="path")
+        return digest.hexdigest()
+
+    def log(self, run: RunRecord) -> int:
+        return self.db["runs"].insert({
+            "created": now(), "document_id": run.document_id, "version_id": run.version_id,
+            "conversation_id": run.conversation_id, "model_name": run.model_name,
+            "model_file": Path(run.model_file).name, "model_sha256": self.model_sha256(run.model_file),
+            "mode": run.mode, "params": json.dumps(run.params),
+            "rendered_prompt": run.rendered_prompt, "messages": json.dumps(run.messages),
+            "output": run.output, "stats": json.dumps(run.stats),
+            "lesson_ids": json.dumps(run.lesson_ids), "rating": None, "comment": None,
+        }).last_pk
+
+    def rate(self, run_id: int, rating: int, comment: str = "") -> None:
+        """rating: +1 good, -1 bad, 0 cleared."""
+        if rating not in (-1, 0, 1):
+            raise WorkbenchError("A rating is +1 (good), -1 (bad) or 0 (none).")
+        self.get(run_id)
+        self.db["runs"].update(run_id, {"rating": rating or None, "comment": comment or None})
+
+    def get(self, run_id: int) -> dict:
+        try:
+            row = self.db["runs"].get(run_id)
+        except sqlite_utils.db.NotFoundError:
+            raise WorkbenchError(f"There is no run {run_id}.") from None
+        return self._decode(row)
+
+    def recent(self, limit: int = 20) -> list[dict]:
+        return [self._decode(r) for r in self.db["runs"].rows_where(order_by="id desc", limit=limit)]
+
+    @staticmethod
+    def _decode(row: dict) -> dict:
+        for key in ("params", "messages", "stats", "lesson_ids"):
+            row[key] = json.loads(row[key]) if row[key] else None
+        return row

@@ -1,0 +1,55 @@
+"""The user's workspace: the stores over one database, and composing the active prompt."""
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .conversations import ConversationStore
+from .db import open_db
+from .document import PromptDocument
+from .notebook import Notebook
+from .prompt_store import PromptStore
+from .prompting import Composition, compose
+from .runs import RunLog
+
+
+def approx_tokens(text: str) -> int:
+    """About four characters a token: for when no model is loaded to count exactly."""
+    return math.ceil(len(text) / 4)
+
+
+@dataclass
+class Workspace:
+    prompts: PromptStore
+    conversations: ConversationStore
+    runs: RunLog
+    notebook: Notebook
+
+    @classmethod
+    def open(cls, path: str | Path | None = None) -> "Workspace":
+        db = open_db(path)
+        return cls(PromptStore(db), ConversationStore(db), RunLog(db), Notebook(db))
+
+    @property
+    def db(self):
+        return self.prompts.db
+
+    def compose(self, doc: PromptDocument, conversation: list[dict], *,
+                count_tokens: Callable[[str], int] = approx_tokens, n_ctx: int = 8192,
+                model_name: str = "") -> Composition:
+        """Compose doc with the pinned lessons and those relevant to the newest user message."""
+        newest = next((m["content"] for m in reversed(conversation) if m["role"] == "user"), "")
+        retrieved = self.notebook.relevant(newest, doc.retrieval_k) if newest else []
+        return compose(doc, conversation, pinned=[l.ref() for l in self.notebook.pinned()],
+                       retrieved=[l.ref() for l in retrieved], count_tokens=count_tokens,
+                       n_ctx=n_ctx, model_name=model_name)
+
+
+def render_document(doc: PromptDocument, model_name: str = "") -> str:
+    """A document as readable text (system prompt, then examples): what versions diff."""
+    c = compose(doc, [], count_tokens=approx_tokens, n_ctx=0, model_name=model_name)
+    parts = [c.system_prompt]
+    for ex in doc.examples:
+        parts.append(f"[example]\nUser: {ex.user}\nAssistant: {ex.assistant}")
+    return "\n\n".join(parts) + "\n"
