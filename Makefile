@@ -9,7 +9,7 @@ export QT_QPA_PLATFORM ?= offscreen
 .PHONY: run test setup models bench clean
 
 run: setup
-	$(VENV)/bin/workbench chat
+	$(VENV)/bin/workbench run
 
 test: setup
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q

@@ -50,15 +50,23 @@ class ChatSession:
                 pieces.append(item)
             yield item
         answer = "".join(pieces)
-        convs = self.ws.conversations
-        convs.append(self.conversation_id, "user", user_text)
-        convs.append(self.conversation_id, "assistant", answer)
+        self.log_run(c, params, answer, stats)
+        self.accept(user_text, answer)
+
+    def log_run(self, c: Composition, params: SamplingParams, output: str, stats: RunStats) -> int:
+        """Record one generation (the window logs every candidate, accepted or not)."""
         latest = self.ws.prompts.latest(self.document_id)
         saved = latest and latest.document.content_hash() == self.document.content_hash()
         self.last_run_id = self.ws.runs.log(RunRecord(
             model_file=self.engine.info.path, model_name=self.engine.info.name, mode="chat",
             params=params.to_dict(), rendered_prompt=self.engine.render_chat(c.messages),
-            messages=c.messages, output=answer, stats=stats.to_dict(),
+            messages=c.messages, output=output, stats=stats.to_dict(),
             document_id=self.document_id, version_id=latest.id if saved else None,
             conversation_id=self.conversation_id,
             lesson_ids=c.lessons_in_prompt + c.lessons_retrieved))
+        return self.last_run_id
+
+    def accept(self, user_text: str, answer: str) -> None:
+        """Put a question and its chosen answer into the conversation."""
+        self.ws.conversations.append(self.conversation_id, "user", user_text)
+        self.ws.conversations.append(self.conversation_id, "assistant", answer)

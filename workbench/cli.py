@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
     _add_sampling(p)
     p.set_defaults(func=cmd_complete)
+    p = sub.add_parser("run", help="open the workbench window")
+    p.set_defaults(func=cmd_run)
     cli_lessons.register(sub)
     cli_prompt.register(sub)
     return parser
@@ -142,6 +144,11 @@ def cmd_complete(args) -> int:
     engine = _engine_for(args)
     _print_stream(engine.stream_completion(args.text, _params(args), args.stop), args.stats)
     return 0
+
+
+def cmd_run(args) -> int:
+    from .app import main as run_app
+    return run_app()
 
 
 def main(argv: list[str] | None = None) -> int:

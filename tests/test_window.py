@@ -1,0 +1,201 @@
+"""The real window with the real SmolLM2 model and a real SQLite file (pytest-qt, offscreen)."""
+
+import time
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QPlainTextEdit, QPushButton
+
+from workbench.app import build, shutdown
+from workbench.workspace import Workspace
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+@pytest.fixture
+def open_window(qtbot):
+    opened = []
+
+    def _open(load_model=True):
+        window, thread = build(load_model=load_model)
+        qtbot.addWidget(window)
+        window.resize(1600, 1000)
+        window.show()
+        window.activateWindow()
+        qtbot.waitUntil(window.isActiveWindow, timeout=2000)  # focus needs an active window
+        opened.append((window, thread))
+        if load_model:
+            qtbot.waitUntil(lambda: window.model_ready or window.banner.isVisible(), timeout=30_000)
+            assert window.model_ready, window.banner.text()
+        window.sampling.temperature.setValue(0)
+        window.sampling.seed.setValue(1)
+        window.sampling.max_tokens.setValue(40)
+        return window
+
+    yield _open
+    for window, thread in opened:
+        shutdown(window, thread)
+
+
+def send(qtbot, window, text, samples=1):
+    window.sampling.samples.setValue(samples)
+    window.input.setPlainText(text)
+    qtbot.mouseClick(window.send_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not window.generating, timeout=60_000)
+
+
+def test_object_names_for_scripts(open_window):
+    w = open_window(load_model=False)
+    for name, kind in (("systemPromptEditor", QPlainTextEdit), ("messageInput", QPlainTextEdit),
+                       ("sendButton", QPushButton), ("stopButton", QPushButton)):
+        assert isinstance(w.findChild(kind, name), kind), name
+    for name in ("conversationView", "outputsView", "notebookPanel", "modelPanel", "budgetBar"):
+        assert w.findChild(object, name) is not None, name
+
+
+def test_prompt_send_stream_accept_and_log(qtbot, open_window):
+    w = open_window()
+    w.prompt.editor.setPlainText("You are a geography tutor. Answer in one sentence.")
+    qtbot.waitUntil(lambda: "geography tutor" in w.prompt.preview.toPlainText(), timeout=2000)
+    tokens = []
+    w.worker.token.connect(lambda i, piece: tokens.append(piece))
+    send(qtbot, w, "What is the capital of France?")
+    card = w.outputs.cards[0]
+    assert len(tokens) > 1  # streamed piece by piece
+    assert "Paris" in card.text and "Paris" in card.body.toPlainText()
+    assert "tok/s" in card.status.text()
+    qtbot.mouseClick(card.accept_button, Qt.LeftButton)
+    view = w.conversation.toPlainText()
+    assert "What is the capital of France?" in view and "Paris" in view
+    ws = Workspace.open()
+    run = ws.runs.recent()[0]
+    assert "geography tutor" in run["rendered_prompt"] and "Paris" in run["output"]
+
+
+def test_two_candidates_side_by_side_and_rating(qtbot, open_window):
+    w = open_window()
+    w.sampling.temperature.setValue(0.9)
+    send(qtbot, w, "Name a fruit.", samples=2)
+    cards = w.outputs.cards
+    assert len(cards) == 2 and all(c.text for c in cards)
+    assert cards[0].geometry().top() == cards[1].geometry().top()  # side by side
+    qtbot.mouseClick(cards[1].bad, Qt.LeftButton)
+    cards[1].comment.setText("too vague")
+    cards[1].comment.editingFinished.emit()
+    run = Workspace.open().runs.get(cards[1].run_id)
+    assert run["rating"] == -1 and run["comment"] == "too vague"
+
+
+def test_stop_a_long_generation(qtbot, open_window):
+    w = open_window()
+    w.sampling.max_tokens.setValue(2000)
+    w.sampling.samples.setValue(2)
+    w.input.setPlainText("Write a very long story about a dragon and a knight.")
+    qtbot.mouseClick(w.send_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: w.outputs.cards and len(w.outputs.cards[0].text) > 20, timeout=30_000)
+    assert w.stop_button.isEnabled()
+    clicked = time.perf_counter()
+    qtbot.keyClick(w, Qt.Key_Escape)
+    qtbot.waitUntil(lambda: not w.generating, timeout=5_000)
+    assert time.perf_counter() - clicked < 1.0
+    assert "stopped" in w.outputs.cards[0].status.text()
+    assert w.outputs.cards[1].text == ""  # the second candidate never started
+    assert w.send_button.isEnabled() and not w.stop_button.isEnabled()
+
+
+def test_lesson_add_search_pin_preview(qtbot, open_window):
+    w = open_window(load_model=False)
+    nb = w.notebook
+    nb.text.setText("When the user asks for a list, number it.")
+    nb.tags.setText("format")
+    qtbot.mouseClick(nb.add_button, Qt.LeftButton)
+    assert "Added lesson #1" in nb.message.text()
+    nb.text.setText("When the user asks for a list, number it!")
+    qtbot.mouseClick(nb.add_button, Qt.LeftButton)
+    assert "Nearly the same as lesson #1" in nb.message.text() and nb.merge_button.isVisible()
+    qtbot.keyClick(w, Qt.Key_F, Qt.ControlModifier)
+    assert nb.search.hasFocus()
+    qtbot.keyClicks(nb.search, "numb")
+    assert nb.list.topLevelItemCount() == 1
+    assert "<b" in nb.list.topLevelItem(0).text(1)  # highlighted
+    nb.list.setCurrentItem(nb.list.topLevelItem(0))
+    qtbot.mouseClick(nb.pin_button, Qt.LeftButton)
+    assert "- When the user asks for a list, number it." in w.prompt.preview.toPlainText()
+    assert nb.list.topLevelItem(0).text(5) == "pinned"
+
+
+def test_branch_and_switch(qtbot, open_window):
+    w = open_window()
+    send(qtbot, w, "Say hello.")
+    qtbot.mouseClick(w.outputs.cards[0].accept_button, Qt.LeftButton)
+    answer = w.ws.conversations.path(w.session.conversation_id)[-1]
+    w.conversation.action.emit("branch", str(answer.id))  # the "branch" link
+    assert w.send_button.text() == "Save as new branch"
+    w.input.setPlainText("Ahoy there!")
+    qtbot.mouseClick(w.send_button, Qt.LeftButton)
+    assert "Ahoy there!" in w.conversation.toPlainText() and "2/2" in w.conversation.toPlainText()
+    w.conversation.action.emit("switch", str(answer.id))
+    assert "1/2" in w.conversation.toPlainText() and "Ahoy there!" not in w.conversation.toPlainText()
+
+
+def test_restart_restores_state(qtbot, open_window):
+    w = open_window()
+    w.prompt.editor.setPlainText("You are a pirate.")
+    send(qtbot, w, "Hi!")
+    qtbot.mouseClick(w.outputs.cards[0].accept_button, Qt.LeftButton)
+    w.splitter.setSizes([300, 700, 600])
+    sizes = w.splitter.sizes()
+    qtbot.keyClick(w, Qt.Key_S, Qt.ControlModifier)
+    w.close()
+    again = open_window()
+    assert again.prompt.editor.toPlainText() == "You are a pirate."
+    assert "Hi!" in again.conversation.toPlainText()
+    assert again.splitter.sizes() == sizes
+    assert again.model_panel.models.currentData().endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
+    assert [v.number for v in again.ws.prompts.versions(again.document_id)] == [1, 2]
+
+
+def test_draft_autosaves_within_a_second_without_closing(qtbot, open_window):
+    w = open_window(load_model=False)
+    w.prompt.editor.setPlainText("Typed just now.")
+    qtbot.wait(700)  # no close, no Ctrl+S: as if the process were killed here
+    assert Workspace.open().prompts.load_draft(w.document_id).section("role").text == "Typed just now."
+
+
+def test_budget_bar_follows_typing(qtbot, open_window):
+    w = open_window()
+    before = w.prompt.budget.parts["conversation"]
+    w.input.setPlainText("A question with quite a few words in it to count. " * 5)
+    qtbot.waitUntil(lambda: w.prompt.budget.parts["conversation"] > before + 20, timeout=2000)
+
+
+def test_missing_model_is_a_message_in_the_window(qtbot, open_window, tmp_path):
+    w = open_window(load_model=False)
+    w.load_model(str(tmp_path / "gone.gguf"), w.model_panel.options())
+    qtbot.waitUntil(w.banner.isVisible, timeout=10_000)
+    assert "Model file not found" in w.banner.text() and "Model panel" in w.banner.text()
+    w.input.setPlainText("hello")
+    qtbot.mouseClick(w.send_button, Qt.LeftButton)
+    assert "No model is loaded" in w.banner.text()
+
+
+def test_screenshot(qtbot, open_window):
+    w = open_window()
+    for text in ("When the user asks for a list, number it.",
+                 "When you give a distance, use kilometres."):
+        w.notebook.text.setText(text)
+        w.notebook.add()
+    w.notebook.list.setCurrentItem(w.notebook.list.topLevelItem(0))
+    w.notebook.toggle_pin()
+    w.prompt.editor.setPlainText("You are a concise travel assistant.")
+    send(qtbot, w, "What is the capital of Italy?")
+    qtbot.mouseClick(w.outputs.cards[0].accept_button, Qt.LeftButton)
+    w.sampling.temperature.setValue(0.8)
+    send(qtbot, w, "Give me three things to see in Rome, as a list.", samples=2)
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / "main_window.png"
+    assert w.grab().save(str(path))
+    image = QImage(str(path))
+    assert image.width() >= 1600 and image.height() >= 1000

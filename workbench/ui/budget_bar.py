@@ -1,0 +1,66 @@
+"""The context budget bar: how the context window is spent, as one stacked bar."""
+
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+COLORS = {"sections": "#4C78A8", "lessons": "#54A24B", "examples": "#F58518",
+          "conversation": "#B279A2", "free": "#E4E7EB"}
+
+
+class BudgetBar(QWidget):
+    """A stacked bar of sections, lessons, examples, conversation and free room."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("budgetBar")
+        self.setMinimumHeight(54)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self.parts: dict[str, int] = {}
+        self.n_ctx = 0
+
+    def set_breakdown(self, breakdown: dict[str, int], n_ctx: int) -> None:
+        fixed = {"lessons", "examples", "conversation"}
+        sections = sum(v for k, v in breakdown.items() if k not in fixed)
+        used = sum(breakdown.values())
+        self.parts = {"sections": sections, "lessons": breakdown.get("lessons", 0),
+                      "examples": breakdown.get("examples", 0),
+                      "conversation": breakdown.get("conversation", 0),
+                      "free": max(0, n_ctx - used)}
+        self.n_ctx = n_ctx
+        lines = [f"{k}: {v:,} tokens" for k, v in breakdown.items()]
+        self.setToolTip("\n".join(lines + [f"free: {n_ctx - used:,} of {n_ctx:,}"]))
+        self.update()
+
+    def label(self) -> str:
+        used = self.n_ctx - self.parts.get("free", 0)
+        return f"{used:,} / {self.n_ctx:,} tokens"
+
+    def paintEvent(self, event):
+        p = QPainter(self)
+        p.setRenderHint(QPainter.Antialiasing)
+        font = p.font()
+        font.setPointSizeF(font.pointSizeF() * 0.85)
+        p.setFont(font)
+        line = p.fontMetrics().height()
+        p.setPen(QColor("#3E4C59"))
+        p.drawText(QRectF(0, 0, self.width(), line), Qt.AlignLeft | Qt.AlignVCenter,
+                   f"Context: {self.label()}")
+        bar = QRectF(0, line + 2, self.width(), 12)
+        total = max(1, sum(self.parts.values()))
+        x = 0.0
+        for key, value in self.parts.items():
+            w = bar.width() * value / total
+            p.fillRect(QRectF(x, bar.top(), w, bar.height()), QColor(COLORS[key]))
+            x += w
+        # The legend wraps onto a second row when the pane is narrow.
+        p.setPen(QColor("#5F6B7A"))
+        x, y = 0.0, bar.bottom() + 4
+        for key in ("sections", "lessons", "examples", "conversation", "free"):
+            text = f"{key} {self.parts.get(key, 0):,}"
+            width = 14 + p.fontMetrics().horizontalAdvance(text)
+            if x > 0 and x + width > self.width():
+                x, y = 0.0, y + line
+            p.fillRect(QRectF(x, y + (line - 9) / 2, 9, 9), QColor(COLORS[key]))
+            p.drawText(QRectF(x + 12, y, width, line), Qt.AlignLeft | Qt.AlignVCenter, text)
+            x += width + 8

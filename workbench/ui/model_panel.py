@@ -1,0 +1,152 @@
+"""The model panel: GGUF files found, their metadata, load options, and loading progress."""
+
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
+                               QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from ..engine import LoadOptions, default_threads
+from ..errors import ModelFileError
+from ..models import ModelInfo, list_models, read_model_info
+
+
+def _size(n: int) -> str:
+    return f"{n / (1 << 20):.0f} MB" if n < (1 << 30) else f"{n / (1 << 30):.1f} GB"
+
+
+def describe(info: ModelInfo) -> str:
+    kind = ("chat — chat template found" if info.kind == "chat"
+            else "base — no chat template (use URIAL or raw completion)")
+    return (f"<b>{info.name}</b><br>{info.architecture} {info.size_label} · {info.quantization} · "
+            f"{_size(info.file_size)}<br>trained context {info.context_length:,} tokens · "
+            f"{info.n_layers} layers<br>{kind}")
+
+
+class ModelPanel(QWidget):
+    """Signals:
+        loadRequested(str, object): load this path with these LoadOptions.
+    """
+
+    loadRequested = Signal(str, object)
+
+    def __init__(self, gpu_supported: bool, parent=None):
+        super().__init__(parent)
+        self.setObjectName("modelPanel")
+        self.models = QComboBox()
+        self.models.setObjectName("modelCombo")
+        self.models.currentIndexChanged.connect(self._show_info)
+        open_button = QPushButton("Open file…")
+        open_button.clicked.connect(self.open_file)
+        self.info = QLabel()
+        self.info.setWordWrap(True)
+        self.gpu = QLabel()
+        self.ctx = QSpinBox()
+        self.ctx.setRange(0, 1_048_576)
+        self.ctx.setSingleStep(1024)
+        self.ctx.setSpecialValueText("model's own (max 8,192)")
+        self.gpu_layers = QComboBox()
+        self.gpu_layers.setEditable(True)
+        self.gpu_layers.addItems(["auto", "all", "none"])
+        self.gpu_layers.setToolTip("auto, all, none or a number of layers")
+        self.threads = QSpinBox()
+        self.threads.setRange(1, 256)
+        self.threads.setValue(default_threads())
+        self.load_button = QPushButton("Load")
+        self.load_button.setObjectName("loadButton")
+        self.load_button.clicked.connect(self.request_load)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)  # llama.cpp reports no load progress: a busy bar
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+        self.state = QLabel()
+        self.state.setObjectName("modelState")
+        self.state.setWordWrap(True)
+        self.gpu_supported = gpu_supported
+
+        row = QHBoxLayout()
+        row.addWidget(self.models, 1)
+        row.addWidget(open_button)
+        form = QFormLayout()
+        form.addRow("Context", self.ctx)
+        form.addRow("GPU layers", self.gpu_layers)
+        form.addRow("Threads", self.threads)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.info)
+        layout.addWidget(self.gpu)
+        layout.addLayout(form)
+        layout.addWidget(self.load_button)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.state)
+        layout.addStretch()
+        self.scan()
+
+    def scan(self, select: str | None = None) -> None:
+        listing = list_models()
+        self.models.blockSignals(True)
+        self.models.clear()
+        for info in listing.infos:
+            self.models.addItem(f"{Path(info.path).name} ({info.kind})", info.path)
+        self.models.blockSignals(False)
+        if select:
+            self.select(select)
+        self._show_info()
+
+    def select(self, path: str) -> None:
+        i = self.models.findData(path)
+        if i < 0:
+            try:
+                info = read_model_info(path)
+            except ModelFileError as e:
+                self.state.setText(f"<span style='color:#B3261E'>{e}</span>")
+                return
+            self.models.addItem(f"{Path(path).name} ({info.kind})", path)
+            i = self.models.count() - 1
+        self.models.setCurrentIndex(i)
+
+    def open_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a GGUF model", "", "GGUF models (*.gguf)")
+        if path:
+            self.select(path)
+            self.request_load()
+
+    def _show_info(self) -> None:
+        path = self.models.currentData()
+        if not path:
+            self.info.setText("No models found. Put .gguf files in models/ or use Open file….")
+            return
+        try:
+            self.info.setText(describe(read_model_info(path)))
+        except ModelFileError as e:
+            self.info.setText(f"<span style='color:#B3261E'>{e}</span>")
+
+    def options(self) -> LoadOptions:
+        layers = self.gpu_layers.currentText().strip() or "auto"
+        return LoadOptions(n_ctx=self.ctx.value() or None, n_threads=self.threads.value(),
+                           n_gpu_layers=layers)
+
+    def request_load(self) -> None:
+        path = self.models.currentData()
+        if path:
+            self.set_loading(True)
+            self.loadRequested.emit(path, self.options())
+
+    def set_loading(self, loading: bool) -> None:
+        self.progress.setVisible(loading)
+        self.load_button.setEnabled(not loading)
+        if loading:
+            self.state.setText("Loading…")
+
+    def set_loaded(self, result) -> None:
+        self.set_loading(False)
+        layers = {-1: "all layers", 0: "none"}.get(result.n_gpu_layers, f"{result.n_gpu_layers} layers")
+        gpu = ("GPU offload available" if result.gpu_offload_supported
+               else "GPU offload not available in this llama.cpp build")
+        self.state.setText(f"Loaded with a {result.n_ctx:,}-token context. {gpu}; on GPU: {layers}."
+                           + (f"<br><span style='color:#8A5A00'>{result.notice}</span>"
+                              if result.notice else ""))
+
+    def set_failed(self, message: str) -> None:
+        self.set_loading(False)
+        self.state.setText(f"<span style='color:#B3261E'>{message}</span>")

@@ -1,0 +1,237 @@
+"""The notebook panel: search lessons as you type, see which are in the prompt, add and curate."""
+
+import html
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QAbstractTextDocumentLayout, QTextDocument
+from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
+                               QStyle, QStyledItemDelegate, QTreeWidget, QTreeWidgetItem,
+                               QVBoxLayout, QWidget)
+
+from ..errors import WorkbenchError
+from ..notebook import HIGHLIGHT, Notebook
+
+TEXT_COLUMN = 1
+
+
+def highlight_html(snippet: str) -> str:
+    """Snippet markers -> bold highlighted HTML, with the lesson text itself escaped."""
+    start, end = HIGHLIGHT
+    out, rest = [], snippet
+    while start in rest and end in rest.split(start, 1)[1]:
+        before, after = rest.split(start, 1)
+        hit, rest = after.split(end, 1)
+        out.append(html.escape(before))
+        out.append(f'<b style="background:#FFF3B0">{html.escape(hit)}</b>')
+    out.append(html.escape(rest))
+    return "".join(out)
+
+
+class HtmlDelegate(QStyledItemDelegate):
+    """Paints a column's text as rich text (for highlighted search hits)."""
+
+    def paint(self, painter, option, index):
+        self.initStyleOption(option, index)
+        doc = QTextDocument()
+        doc.setHtml(option.text)
+        doc.setTextWidth(option.rect.width())
+        option.text = ""
+        option.widget.style().drawControl(QStyle.CE_ItemViewItem, option, painter, option.widget)
+        painter.save()
+        # Centred vertically, like the plain-text columns beside it.
+        dy = max(0.0, (option.rect.height() - doc.size().height()) / 2)
+        painter.translate(option.rect.left(), option.rect.top() + dy)
+        ctx = QAbstractTextDocumentLayout.PaintContext()
+        doc.documentLayout().draw(painter, ctx)
+        painter.restore()
+
+    def sizeHint(self, option, index):
+        self.initStyleOption(option, index)
+        doc = QTextDocument()
+        doc.setHtml(option.text)
+        doc.setTextWidth(max(option.rect.width(), 200))
+        return QSize(int(doc.idealWidth()), int(doc.size().height()))
+
+
+class NotebookPanel(QWidget):
+    """Args:
+        notebook: the Notebook to show and change.
+
+    Signals:
+        changed(): lessons changed (the prompt preview and budget must update).
+    """
+
+    changed = Signal()
+
+    def __init__(self, notebook: Notebook, parent=None):
+        super().__init__(parent)
+        self.setObjectName("notebookPanel")
+        self.notebook = notebook
+        self.in_prompt: set[int] = set()
+        self.retrieved: set[int] = set()
+        self._pending_duplicate: int | None = None
+
+        self.search = QLineEdit()
+        self.search.setObjectName("notebookSearch")
+        self.search.setPlaceholderText("Search lessons (Ctrl+F)…")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self.refresh)
+
+        self.list = QTreeWidget()
+        self.list.setObjectName("lessonList")
+        self.list.setHeaderLabels(["#", "lesson", "tags", "source", "+/−", "in prompt"])
+        self.list.setRootIsDecorated(False)
+        self.list.setItemDelegateForColumn(TEXT_COLUMN, HtmlDelegate(self.list))
+        self.list.setWordWrap(True)
+        header = self.list.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(TEXT_COLUMN, QHeaderView.Stretch)
+        for col in (0, 2, 3, 4, 5):
+            header.setSectionResizeMode(col, QHeaderView.ResizeToContents)
+        self.list.currentItemChanged.connect(self._selected)
+
+        self.text = QLineEdit()
+        self.text.setObjectName("lessonText")
+        self.text.setPlaceholderText("When <situation>, <do this>.")
+        self.tags = QLineEdit()
+        self.tags.setPlaceholderText("tags, comma separated")
+        self.tags.setMaximumWidth(180)
+        self.add_button = QPushButton("Add")
+        self.add_button.setObjectName("addLessonButton")
+        self.add_button.clicked.connect(self.add)
+        self.save_button = QPushButton("Save edit")
+        self.save_button.clicked.connect(self.save_edit)
+        self.pin_button = QPushButton("Pin")
+        self.pin_button.setObjectName("pinLessonButton")
+        self.pin_button.clicked.connect(self.toggle_pin)
+        self.retire_button = QPushButton("Retire")
+        self.retire_button.clicked.connect(self.retire)
+        self.message = QLabel()
+        self.message.setObjectName("notebookMessage")
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color:#8A5A00")
+        self.merge_button = QPushButton("Merge into it")
+        self.merge_button.clicked.connect(self.merge_pending)
+        self.force_button = QPushButton("Add anyway")
+        self.force_button.clicked.connect(lambda: self.add(force=True))
+        for b in (self.merge_button, self.force_button):
+            b.hide()
+
+        edit_row = QHBoxLayout()
+        edit_row.addWidget(self.text, 1)
+        edit_row.addWidget(self.tags)
+        buttons = QHBoxLayout()
+        for b in (self.add_button, self.save_button, self.pin_button, self.retire_button):
+            buttons.addWidget(b)
+        buttons.addStretch()
+        dup_row = QHBoxLayout()
+        dup_row.addWidget(self.message, 1)
+        dup_row.addWidget(self.merge_button)
+        dup_row.addWidget(self.force_button)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.search)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(edit_row)
+        layout.addLayout(buttons)
+        layout.addLayout(dup_row)
+        self.refresh()
+
+    # -- showing -------------------------------------------------------------------
+
+    def set_prompt_lessons(self, in_prompt: list[int], retrieved: list[int]) -> None:
+        self.in_prompt, self.retrieved = set(in_prompt), set(retrieved)
+        self.refresh()
+
+    def refresh(self) -> None:
+        query = self.search.text()
+        if query.strip():
+            rows = [(h.lesson, highlight_html(h.snippet)) for h in self.notebook.search(query)]
+        else:
+            rows = [(l, html.escape(l.text)) for l in self.notebook.lessons("active")]
+        current = self.current_id()
+        self.list.clear()
+        for lesson, text_html in rows:
+            where = ("pinned" if lesson.id in self.in_prompt else
+                     "retrieved" if lesson.id in self.retrieved else
+                     "over budget" if lesson.pinned else "")
+            item = QTreeWidgetItem([str(lesson.id), text_html, " ".join(f"#{t}" for t in lesson.tags),
+                                    lesson.source, f"+{lesson.helpful}/−{lesson.harmful}", where])
+            item.setData(0, Qt.UserRole, lesson.id)
+            item.setToolTip(TEXT_COLUMN, lesson.text)
+            self.list.addTopLevelItem(item)
+            if lesson.id == current:
+                self.list.setCurrentItem(item)
+
+    def current_id(self) -> int | None:
+        item = self.list.currentItem()
+        return item.data(0, Qt.UserRole) if item else None
+
+    def _selected(self, item, _previous) -> None:
+        if item is None:
+            return
+        lesson = self.notebook.get(item.data(0, Qt.UserRole))
+        self.text.setText(lesson.text)
+        self.tags.setText(", ".join(lesson.tags))
+        self.pin_button.setText("Unpin" if lesson.pinned else "Pin")
+
+    def _say(self, text: str, duplicate: int | None = None) -> None:
+        self.message.setText(text)
+        self._pending_duplicate = duplicate
+        self.merge_button.setVisible(duplicate is not None)
+        self.force_button.setVisible(duplicate is not None)
+
+    # -- changing -------------------------------------------------------------------
+
+    def _tags(self) -> list[str]:
+        return [t for t in self.tags.text().replace("#", "").split(",") if t.strip()]
+
+    def add(self, force: bool = False) -> None:
+        try:
+            result = self.notebook.add(self.text.text(), tags=self._tags(), force=force)
+        except WorkbenchError as e:
+            self._say(str(e))
+            return
+        if result.lesson is None:
+            d = result.duplicate_of
+            self._say(f"Nearly the same as lesson #{d.id} ({result.similarity:.0%} alike): "
+                      f"“{d.text}”", duplicate=d.id)
+            return
+        self._say(f"Added lesson #{result.lesson.id}.")
+        self.text.clear()
+        self.tags.clear()
+        self.refresh()
+        self.changed.emit()
+
+    def merge_pending(self) -> None:
+        if self._pending_duplicate is None:
+            return
+        new = self.notebook.add(self.text.text(), tags=self._tags(), force=True).lesson
+        merged = self.notebook.merge(self._pending_duplicate, new.id, text=new.text)
+        self._say(f"Merged into lesson #{merged.id}.")
+        self.text.clear()
+        self.refresh()
+        self.changed.emit()
+
+    def _act(self, fn) -> None:
+        lesson_id = self.current_id()
+        if lesson_id is None:
+            self._say("Select a lesson first.")
+            return
+        try:
+            fn(lesson_id)
+        except WorkbenchError as e:
+            self._say(str(e))
+            return
+        self.refresh()
+        self.changed.emit()
+
+    def save_edit(self) -> None:
+        self._act(lambda i: self.notebook.edit(i, text=self.text.text(), tags=self._tags()))
+
+    def toggle_pin(self) -> None:
+        self._act(lambda i: self.notebook.set_pinned(i, not self.notebook.get(i).pinned))
+
+    def retire(self) -> None:
+        self._act(lambda i: self.notebook.retire(i))

@@ -1,0 +1,89 @@
+"""The engine's thread: loads models and streams candidates without freezing the window."""
+
+import threading
+from dataclasses import dataclass, field, replace
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from ..engine import Engine, LoadOptions, RunStats, SamplingParams
+from ..errors import WorkbenchError
+
+
+@dataclass
+class GenerationRequest:
+    """N candidates for the next turn; each may have its own messages (prompt variants)."""
+
+    variants: list[list[dict]]  # one message list per candidate
+    params: SamplingParams
+    labels: list[str] = field(default_factory=list)
+
+
+class EngineWorker(QObject):
+    """Owns the Engine; lives in its own QThread. Call slots through queued signals,
+    except stop(), which is called directly: a queued signal would wait behind the
+    busy generation it is meant to stop.
+
+    Signals:
+        loaded(object): a LoadResult.
+        loadFailed(str): a message for the user.
+        started(int): candidate index i began (its prompt is being processed).
+        token(int, str): a piece of candidate i's text.
+        finished(int, object): candidate i is done; a RunStats.
+        failed(int, str): candidate i failed; a message for the user.
+        idle(): nothing more is running.
+    """
+
+    loaded = Signal(object)
+    loadFailed = Signal(str)
+    started = Signal(int)
+    token = Signal(int, str)
+    finished = Signal(int, object)
+    failed = Signal(int, str)
+    idle = Signal()
+
+    def __init__(self, engine: Engine):
+        super().__init__()
+        self.engine = engine
+        self._stop_all = threading.Event()
+
+    @Slot(str, object)
+    def load(self, path: str, options: LoadOptions) -> None:
+        try:
+            self.loaded.emit(self.engine.load(path, options))
+        except WorkbenchError as e:
+            self.loadFailed.emit(str(e))
+
+    @Slot(object)
+    def generate(self, request: GenerationRequest) -> None:
+        self._stop_all.clear()
+        base_seed = request.params.seed
+        for i, messages in enumerate(request.variants):
+            if self._stop_all.is_set():
+                break
+            # Distinct seeds so N samples of one prompt differ; reproducible when seeded.
+            seed = None if base_seed is None else base_seed + i
+            params = replace(request.params, seed=seed)
+            self.started.emit(i)
+            try:
+                for item in self.engine.stream_chat(messages, params):
+                    if isinstance(item, RunStats):
+                        self.finished.emit(i, item)
+                    else:
+                        self.token.emit(i, item)
+            except WorkbenchError as e:
+                self.failed.emit(i, str(e))
+        self.idle.emit()
+
+    def stop(self) -> None:
+        """Stop the running candidate at once and skip the rest. Any thread."""
+        self._stop_all.set()
+        self.engine.cancel()
+
+
+def start_worker(engine: Engine) -> tuple[EngineWorker, QThread]:
+    thread = QThread()
+    thread.setObjectName("engine")
+    worker = EngineWorker(engine)
+    worker.moveToThread(thread)
+    thread.start()
+    return worker, thread
