@@ -99,7 +99,7 @@ def test_stop_a_long_generation(qtbot, open_window):
     clicked = time.perf_counter()
     qtbot.keyClick(w, Qt.Key_Escape)
     qtbot.waitUntil(lambda: not w.generating, timeout=5_000)
-    assert time.perf_counter() - clicked < 1.0
+    assert time.perf_counter() - clicked < 0.5
     assert "stopped" in w.outputs.cards[0].status.text()
     assert w.outputs.cards[1].text == ""  # the second candidate never started
     assert w.send_button.isEnabled() and not w.stop_button.isEnabled()
@@ -199,3 +199,95 @@ def test_screenshot(qtbot, open_window):
     assert w.grab().save(str(path))
     image = QImage(str(path))
     assert image.width() >= 1600 and image.height() >= 1000
+
+
+def test_draft_against_a_saved_version(qtbot, open_window):
+    w = open_window()
+    w.prompt.editor.setPlainText("Always answer in French.")
+    qtbot.keyClick(w, Qt.Key_S, Qt.ControlModifier)  # version 2
+    w.prompt.editor.setPlainText("Always answer in English, in capital letters.")
+    w.compare.setCurrentIndex(w.compare.findData(2))
+    send(qtbot, w, "Say good morning.")
+    cards = w.outputs.cards
+    assert [c.title.text() for c in cards] == ["<b>Current draft</b>", "<b>Version 2</b>"]
+    runs = {r["id"]: r for r in Workspace.open().runs.recent()}
+    draft, old = runs[cards[0].run_id], runs[cards[1].run_id]
+    assert "capital letters" in draft["rendered_prompt"] and draft["version_id"] is None
+    assert "French" in old["rendered_prompt"]
+    assert old["version_id"] == w.ws.prompts.version(w.document_id, 2).id
+
+
+def test_regenerate_makes_a_new_branch_of_the_answer(qtbot, open_window):
+    w = open_window()
+    send(qtbot, w, "Name a colour.")
+    first = w.outputs.cards[0].text
+    qtbot.mouseClick(w.outputs.cards[0].accept_button, Qt.LeftButton)
+    w.sampling.temperature.setValue(1.2)
+    w.sampling.seed.setValue(99)
+    qtbot.mouseClick(w.regen_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not w.generating, timeout=60_000)
+    qtbot.mouseClick(w.outputs.cards[0].accept_button, Qt.LeftButton)
+    path = w.ws.conversations.path(w.session.conversation_id)
+    assert [m.role for m in path] == ["user", "assistant"]
+    assert len(w.ws.conversations.siblings(path[-1].id)) == 2
+    assert "2/2" in w.conversation.toPlainText()
+    w.conversation.action.emit("switch", str(w.ws.conversations.siblings(path[-1].id)[0]))
+    assert w.ws.conversations.path(w.session.conversation_id)[-1].content == first
+
+
+def test_keyboard_send_and_new_conversation(qtbot, open_window):
+    w = open_window()
+    w.input.setPlainText("Hello!")
+    w.input.setFocus()
+    qtbot.keyClick(w.input, Qt.Key_Return, Qt.ControlModifier)
+    assert w.generating or w.outputs.cards
+    qtbot.waitUntil(lambda: not w.generating, timeout=60_000)
+    qtbot.mouseClick(w.outputs.cards[0].accept_button, Qt.LeftButton)
+    old = w.session.conversation_id
+    qtbot.keyClick(w, Qt.Key_N, Qt.ControlModifier)
+    assert w.session.conversation_id != old and "No messages yet" in w.conversation.toPlainText()
+
+
+def test_slow_prompt_shows_progress(qtbot, open_window):
+    w = open_window()
+    w.prompt.editor.setPlainText(" ".join(f"Rule {i}: be precise and kind." for i in range(500)))
+    w.input.setPlainText("Hi")
+    qtbot.mouseClick(w.send_button, Qt.LeftButton)
+    qtbot.waitUntil(w.prompt_progress.isVisible, timeout=5_000)  # ~5,000 tokens: several seconds
+    w.stop()
+    qtbot.waitUntil(lambda: not w.generating, timeout=5_000)
+    assert not w.prompt_progress.isVisible()
+
+
+def test_context_full_is_a_message(qtbot, open_window):
+    w = open_window()
+    w.model_panel.ctx.setValue(512)
+    w.model_panel.request_load()
+    qtbot.waitUntil(lambda: w.model_ready and w.engine.n_ctx == 512, timeout=30_000)
+    w.input.setPlainText("word " * 600)
+    qtbot.mouseClick(w.send_button, Qt.LeftButton)
+    assert "context is full" in w.banner.text() and not w.generating
+
+
+def test_output_browser_loads_nothing_by_itself(qtbot, tmp_path):
+    from workbench.ui.safe_browser import SafeBrowser
+    from workbench.markdown_render import render_markdown
+    picture = tmp_path / "secret.png"
+    QImage(8, 8, QImage.Format_RGB32).save(str(picture))
+    asked, given = [], []
+
+    class Recording(SafeBrowser):
+        def loadResource(self, kind, url):
+            asked.append(url.toString())
+            result = super().loadResource(kind, url)
+            given.append(result)
+            return result
+
+    b = Recording()
+    qtbot.addWidget(b)
+    b.resize(400, 300)
+    b.show()
+    b.setHtml(render_markdown(f"![a]({picture.as_uri()}) ![b](http://127.0.0.1:9/x.png)"))
+    qtbot.wait(50)
+    assert asked  # Qt did try to fetch the images...
+    assert given == [None] * len(asked)  # ...and got nothing

@@ -53,10 +53,16 @@ class ChatSession:
         self.log_run(c, params, answer, stats)
         self.accept(user_text, answer)
 
-    def log_run(self, c: Composition, params: SamplingParams, output: str, stats: RunStats) -> int:
-        """Record one generation (the window logs every candidate, accepted or not)."""
-        latest = self.ws.prompts.latest(self.document_id)
-        saved = latest and latest.document.content_hash() == self.document.content_hash()
+    def log_run(self, c: Composition, params: SamplingParams, output: str, stats: RunStats,
+                version=None) -> int:
+        """Record one generation (the window logs every candidate, accepted or not).
+
+        Args:
+            version: the saved Version the prompt came from, when it was not the draft.
+        """
+        latest = version or self.ws.prompts.latest(self.document_id)
+        saved = version is not None or (
+            latest and latest.document.content_hash() == self.document.content_hash())
         self.last_run_id = self.ws.runs.log(RunRecord(
             model_file=self.engine.info.path, model_name=self.engine.info.name, mode="chat",
             params=params.to_dict(), rendered_prompt=self.engine.render_chat(c.messages),

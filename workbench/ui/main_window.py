@@ -4,8 +4,9 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QMainWindow, QPlainTextEdit,
-                               QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QDockWidget, QHBoxLayout, QLabel, QMainWindow,
+                               QPlainTextEdit, QProgressBar, QPushButton, QSplitter, QVBoxLayout,
+                               QWidget)
 
 from ..chat_session import ChatSession
 from ..engine import Engine, RunStats
@@ -34,6 +35,16 @@ class Pending:
     user_text: str
     composition: Composition
     target_id: int | None = None  # the answer being regenerated
+    conversation: list[dict] | None = None  # the turns the question closes
+
+
+@dataclass
+class Candidate:
+    """One column of the outputs pane: which prompt made it."""
+
+    label: str
+    composition: Composition
+    version: object = None  # a saved Version, or None for the current draft
 
 
 class MainWindow(QMainWindow):
@@ -57,6 +68,7 @@ class MainWindow(QMainWindow):
         self.model_ready = False
         self.generating = False
         self.pending: Pending | None = None
+        self.candidates: list[Candidate] = []
         self.edit_mode: tuple[str, int] | None = None  # ("edit" | "branch", message id)
 
         self.document_id = workspace.prompts.active_id()
@@ -66,6 +78,7 @@ class MainWindow(QMainWindow):
         self._wire()
         self.prompt.set_document(self.session.document)
         self.sampling.set_params(self.session.document.params)
+        self.refresh_compare()
         self.show_conversation()
         self.recompose()
         self._restore_layout()
@@ -115,12 +128,21 @@ class MainWindow(QMainWindow):
         mid.addLayout(buttons)
 
         self.outputs = OutputsView()
+        self.compare = QComboBox()
+        self.compare.setObjectName("compareCombo")
+        self.compare.setToolTip("Several samples of the current prompt, or the current draft "
+                                "against a saved version of it")
         right = QWidget()
         r = QVBoxLayout(right)
         r.setContentsMargins(6, 6, 6, 6)
+        head = QHBoxLayout()
         title = QLabel("Candidates for the next answer")
         title.setObjectName("paneTitle")
-        r.addWidget(title)
+        head.addWidget(title)
+        head.addStretch()
+        head.addWidget(QLabel("Compare:"))
+        head.addWidget(self.compare)
+        r.addLayout(head)
         r.addWidget(self.outputs, 1)
 
         self.splitter = QSplitter(Qt.Horizontal)
@@ -252,6 +274,17 @@ class MainWindow(QMainWindow):
         self.session.document.params = self.sampling.params().to_dict()
         v = self.ws.prompts.save_version(self.document_id, self.session.document)
         self.statusBar().showMessage(f"Saved prompt version {v.number}", 4000)
+        self.refresh_compare()
+
+    def refresh_compare(self) -> None:
+        """The compare choices: N samples, or the draft against each saved version."""
+        current = self.compare.currentData()
+        self.compare.clear()
+        self.compare.addItem("samples of this prompt", None)
+        for v in reversed(self.ws.prompts.versions(self.document_id)):
+            self.compare.addItem(f"draft vs version {v.number}", v.number)
+        i = self.compare.findData(current)
+        self.compare.setCurrentIndex(max(i, 0))
 
     def _count(self):
         return self.engine.count_tokens if self.model_ready else approx_tokens
@@ -339,7 +372,8 @@ class MainWindow(QMainWindow):
             self._set_edit_mode(None)
             if new.role == "user":  # a new question: ask for answers to it
                 self.show_conversation()
-                self._generate(Pending("reply", text, self.compose(self.session.history())))
+                history = self.session.history()
+                self._generate(Pending("reply", text, self.compose(history), conversation=history))
         self.show_conversation()
         self.recompose()
 
@@ -353,7 +387,7 @@ class MainWindow(QMainWindow):
             self._finish_edit(text)
             return
         convo = self.session.history() + [{"role": "user", "content": text}]
-        self._generate(Pending("new", text, self.compose(convo)))
+        self._generate(Pending("new", text, self.compose(convo), conversation=convo))
 
     def regenerate(self) -> None:
         """New candidates for the last answer (accepting one makes a new branch)."""
@@ -363,10 +397,11 @@ class MainWindow(QMainWindow):
         if path and path[-1].role == "assistant" and len(path) >= 2:
             history = [m.as_chat() for m in path[:-1]]
             self._generate(Pending("regen", history[-1]["content"], self.compose(history),
-                                   target_id=path[-1].id))
+                                   target_id=path[-1].id, conversation=history))
         elif path and path[-1].role == "user":
-            self._generate(Pending("reply", path[-1].content,
-                                   self.compose([m.as_chat() for m in path])))
+            history = [m.as_chat() for m in path]
+            self._generate(Pending("reply", path[-1].content, self.compose(history),
+                                   conversation=history))
         elif self.pending:
             self._generate(self.pending)
 
@@ -382,13 +417,25 @@ class MainWindow(QMainWindow):
             return
         self.hide_error()
         self.pending = pending
-        n = self.sampling.samples.value()
-        self.outputs.start([f"Candidate {i + 1}" for i in range(n)])
+        self.candidates = self._candidates(pending)
+        self.outputs.start([c.label for c in self.candidates])
         self.generating = True
         self.stop_button.setEnabled(True)
         self.send_button.setEnabled(False)
-        self.requestGenerate.emit(GenerationRequest([pending.composition.messages] * n,
-                                                    self.sampling.params()))
+        self.requestGenerate.emit(GenerationRequest(
+            [c.composition.messages for c in self.candidates], self.sampling.params()))
+
+    def _candidates(self, pending: Pending) -> list[Candidate]:
+        number = self.compare.currentData()
+        if number is None:
+            n = self.sampling.samples.value()
+            return [Candidate(f"Candidate {i + 1}", pending.composition) for i in range(n)]
+        version = self.ws.prompts.version(self.document_id, number)
+        other = self.ws.compose(version.document, pending.conversation or [],
+                                count_tokens=self._count(), n_ctx=self._n_ctx(),
+                                model_name=self.engine.info.name)
+        return [Candidate("Current draft", pending.composition),
+                Candidate(f"Version {number}", other, version)]
 
     def stop(self) -> None:
         if self.generating:
@@ -409,8 +456,9 @@ class MainWindow(QMainWindow):
         card.finish(stats)
         self.status_speed.setText(stats_line(stats))
         if card.text:
-            card.run_id = self.session.log_run(self.pending.composition, self.sampling.params(),
-                                               card.text, stats)
+            c = self.candidates[i]
+            card.run_id = self.session.log_run(c.composition, self.sampling.params(), card.text,
+                                               stats, version=c.version)
 
     def _candidate_failed(self, i: int, message: str) -> None:
         self.outputs.cards[i].fail(message)
