@@ -54,3 +54,19 @@ def test_missing_model_is_a_message_not_a_traceback(tmp_path):
     proc = workbench("chat", "--model", str(tmp_path / "nope.gguf"), "hi", check=False)
     assert proc.returncode == 1
     assert "Model file not found" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_chat_uses_urial_for_a_base_model(base_model_path):
+    proc = workbench("chat", "--model", str(base_model_path), "--temperature", "0",
+                     "What is the capital of France?")
+    assert "[urial mode: no chat template" in proc.stderr
+    assert "Paris" in proc.stdout and "```" not in proc.stdout
+
+
+def test_render_raw_shows_exactly_what_the_model_sees(base_model_path):
+    chat = workbench("prompt", "render", "--raw", "--query", "Hi")
+    assert chat.stdout.startswith("<|im_start|>system\n") and "tokens · chat mode" in chat.stderr
+    base = workbench("prompt", "render", "--raw", "--query", "Hi", "--model", str(base_model_path))
+    assert base.stdout.startswith("<bos>") and base.stdout.endswith("```\nHi\n```\n\n# Answer:\n```\n")
+    raw = workbench("prompt", "render", "--raw", "--query", "Hi", "--mode", "raw")
+    assert raw.stdout == "Hi" and "1 tokens · raw mode" in raw.stderr  # SmolLM2 adds no BOS

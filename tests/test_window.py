@@ -291,3 +291,29 @@ def test_output_browser_loads_nothing_by_itself(qtbot, tmp_path):
     qtbot.wait(50)
     assert asked  # Qt did try to fetch the images...
     assert given == [None] * len(asked)  # ...and got nothing
+
+
+def test_base_model_in_the_window_uses_urial_and_marks_the_majority(qtbot, open_window, base_model_path):
+    w = open_window()
+    w.model_panel.select(str(base_model_path))
+    w.model_panel.request_load()
+    qtbot.waitUntil(lambda: w.model_ready and w.engine.info.kind == "base", timeout=30_000)
+    assert "urial" in w.model_panel.mode_reason.text() and "no chat template" in w.model_panel.mode_reason.text()
+    assert "urial mode" in w.status_model.text()
+    w.input.setPlainText("What is 3 + 4?")
+    qtbot.waitUntil(lambda: "What is 3 + 4?" in w.prompt.seen.toPlainText(), timeout=2000)
+    seen = w.prompt.seen.toPlainText()
+    assert seen.startswith("<bos>") and seen.endswith("# Answer:\n```\n")
+    assert "tokens · urial mode" in w.prompt.seen_info.text()
+    w.sampling.temperature.setValue(0.7)
+    w.sampling.seed.setValue(11)
+    send(qtbot, w, "What is 3 + 4?", samples=5)
+    titles = [c.title.text() for c in w.outputs.cards]
+    assert sum("★ majority" in t for t in titles) >= 3
+    assert all("answer: 7" in t for t in titles if "★ majority" in t)
+    assert all("```" not in c.text and "# Query" not in c.text for c in w.outputs.cards)
+    assert Workspace.open().runs.recent()[0]["mode"] == "urial"
+    w.model_panel.mode.setCurrentText("chat")  # impossible for a base model: said, not crashed
+    assert "no chat template" in w.model_panel.mode_reason.text()
+    w.model_panel.mode.setCurrentText("raw")
+    assert "raw mode" in w.prompt.seen_info.text() and w.prompt.seen.toPlainText() == "<bos>What is 3 + 4?"

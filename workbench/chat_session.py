@@ -4,6 +4,7 @@ from typing import Iterator
 
 from .document import PromptDocument, Section
 from .engine import Engine, RunStats, SamplingParams
+from .generation import choose_mode, stream, what_the_model_sees
 from .prompting import Composition
 from .runs import RunRecord
 from .workspace import Workspace
@@ -16,11 +17,13 @@ class ChatSession:
         system_override: use this text as the whole system prompt instead of the
             active document's sections (lessons still apply).
         conversation_id: continue this conversation (default: a new one).
+        mode: "auto" (chat template if the model has one, else URIAL), "chat", "urial", "raw".
     """
 
     def __init__(self, workspace: Workspace, engine: Engine, system_override: str | None = None,
-                 conversation_id: int | None = None):
+                 conversation_id: int | None = None, mode: str = "auto"):
         self.ws, self.engine = workspace, engine
+        self.mode_choice = mode
         self.document_id = workspace.prompts.active_id()
         self.document = workspace.prompts.load_draft(self.document_id)
         if system_override is not None:
@@ -30,6 +33,11 @@ class ChatSession:
             document_id=self.document_id)
         self.last_composition: Composition | None = None
         self.last_run_id: int | None = None
+
+    @property
+    def mode(self):
+        """The Mode in use with the loaded model, and why."""
+        return choose_mode(self.engine.info, self.mode_choice)
 
     def history(self) -> list[dict]:
         return [m.as_chat() for m in self.ws.conversations.path(self.conversation_id)]
@@ -43,13 +51,13 @@ class ChatSession:
         """Stream the answer; the turn is stored and the run logged once it completes."""
         c = self.last_composition = self.compose(user_text)
         pieces, stats = [], None
-        for item in self.engine.stream_chat(c.messages, params):
+        for item in stream(self.engine, self.mode.name, c.messages, params):
             if isinstance(item, RunStats):
                 stats = item
             else:
                 pieces.append(item)
             yield item
-        answer = "".join(pieces)
+        answer = "".join(pieces).strip()
         self.log_run(c, params, answer, stats)
         self.accept(user_text, answer)
 
@@ -63,9 +71,11 @@ class ChatSession:
         latest = version or self.ws.prompts.latest(self.document_id)
         saved = version is not None or (
             latest and latest.document.content_hash() == self.document.content_hash())
+        mode = self.mode.name
         self.last_run_id = self.ws.runs.log(RunRecord(
-            model_file=self.engine.info.path, model_name=self.engine.info.name, mode="chat",
-            params=params.to_dict(), rendered_prompt=self.engine.render_chat(c.messages),
+            model_file=self.engine.info.path, model_name=self.engine.info.name, mode=mode,
+            params=params.to_dict(),
+            rendered_prompt=what_the_model_sees(self.engine, mode, c.messages)[0],
             messages=c.messages, output=output, stats=stats.to_dict(),
             document_id=self.document_id, version_id=latest.id if saved else None,
             conversation_id=self.conversation_id,

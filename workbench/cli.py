@@ -33,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("chat", help="chat with a model: one answer, or interactive without MESSAGE")
     p.add_argument("message", nargs="?")
     p.add_argument("--system", help="system prompt (default: the active prompt document)")
+    p.add_argument("--mode", default="auto", choices=["auto", "chat", "urial", "raw"],
+                   help="auto: the chat template if the model has one, else URIAL")
+    p.add_argument("--samples", type=int, default=1,
+                   help="N answers to MESSAGE, each printed, then the majority final answer")
+    p.add_argument("--answer-regex", help="how to find a sample's final answer "
+                   "(default: its last number, else its last line)")
     _add_sampling(p)
     p.set_defaults(func=cmd_chat)
 
@@ -117,8 +123,14 @@ def cmd_chat(args) -> int:
     from .chat_session import ChatSession
     from .workspace import Workspace
     engine = _engine_for(args)
-    session = ChatSession(Workspace.open(), engine, system_override=args.system)
+    session = ChatSession(Workspace.open(), engine, system_override=args.system, mode=args.mode)
+    mode = session.mode
+    print(f"[{mode.name} mode: {mode.reason}]", file=sys.stderr)
     params = _params(args, session.document.params)
+    if args.samples > 1:
+        if args.message is None:
+            raise WorkbenchError("--samples needs a MESSAGE.")
+        return _vote(session, args, params)
     if args.message is not None:
         _print_stream(session.ask(args.message, params), args.stats)
         return 0
@@ -137,6 +149,29 @@ def cmd_chat(args) -> int:
         except KeyboardInterrupt:
             engine.cancel()
             print("\n[stopped]", file=sys.stderr)
+    return 0
+
+
+def _vote(session, args, params) -> int:
+    """Self-consistency: N samples (seeds seed, seed+1, ...), each logged, then the vote."""
+    from dataclasses import replace
+
+    from .consistency import vote
+    from .engine import RunStats
+    from .generation import stream
+    c = session.compose(args.message)
+    texts = []
+    for i in range(args.samples):
+        p = replace(params, seed=None if params.seed is None else params.seed + i)
+        items = list(stream(session.engine, session.mode.name, c.messages, p))
+        text = "".join(x for x in items if not isinstance(x, RunStats)).strip()
+        session.log_run(c, p, text, items[-1])
+        texts.append(text)
+    result = vote(texts, args.answer_regex)
+    for i, (text, answer) in enumerate(zip(texts, result.answers), 1):
+        mark = "  <- majority" if result.is_majority(i - 1) else ""
+        print(f"--- sample {i} (final answer: {answer or 'none found'}){mark}\n{text}")
+    print(f"=== vote: {result.winner or 'no answer found'} ({result.count}/{args.samples})")
     return 0
 
 

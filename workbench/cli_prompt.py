@@ -39,6 +39,10 @@ def register(sub) -> None:
 
     a = ps.add_parser("render", help="the exact messages a model would get")
     a.add_argument("--query", help="a user message (relevant lessons are retrieved for it)")
+    a.add_argument("--raw", action="store_true",
+                   help="the exact text after the chat template or URIAL, special tokens shown")
+    a.add_argument("--model", help="GGUF file for --raw (default: the default chat model)")
+    a.add_argument("--mode", default="auto", choices=["auto", "chat", "urial", "raw"])
     a.set_defaults(func=cmd_render)
 
 
@@ -113,10 +117,27 @@ def cmd_restore(args) -> int:
 def cmd_render(args) -> int:
     ws, doc_id, doc = _active()
     conversation = [{"role": "user", "content": args.query}] if args.query else []
+    if args.raw:
+        return _render_raw(ws, doc, conversation, args)
     c = ws.compose(doc, conversation)
     print(json.dumps(c.messages, indent=2, ensure_ascii=False))
     if c.unknown_variables:
         raise WorkbenchError("Unknown variables (left as written): "
                              + ", ".join("{{%s}}" % v for v in c.unknown_variables)
                              + ". Set them with `workbench prompt set-var NAME VALUE`.")
+    return 0
+
+
+def _render_raw(ws, doc, conversation, args) -> int:
+    from .engine import Engine, LoadOptions
+    from .generation import choose_mode, what_the_model_sees
+    from .models import default_model_path
+    engine = Engine()
+    engine.load(args.model or default_model_path("chat"), LoadOptions(n_ctx=None))
+    mode = choose_mode(engine.info, args.mode)
+    c = ws.compose(doc, conversation, count_tokens=engine.count_tokens, n_ctx=engine.n_ctx,
+                   model_name=engine.info.name)
+    text, n_tokens = what_the_model_sees(engine, mode.name, c.messages)
+    sys.stdout.write(text)
+    print(f"\n[{n_tokens:,} tokens · {mode.name} mode: {mode.reason}]", file=sys.stderr)
     return 0

@@ -241,12 +241,21 @@ class Engine:
         except Exception as e:  # jinja2 errors, raise_exception() in the template
             raise WorkbenchError(f"The model's chat template rejected these messages: {e}") from e
 
-    def _chat_tokens(self, messages: list[dict]) -> list[int]:
+    def chat_tokens(self, messages: list[dict]) -> list[int]:
+        """The exact prompt tokens for chat messages."""
         # Same as the binding's chat handler: the template writes BOS itself.
         return self.tokenize(self.render_chat(messages), add_bos=False, special=True)
 
+    def completion_tokens(self, prompt: str) -> list[int]:
+        """The exact prompt tokens for a raw text (BOS added as the model expects)."""
+        return self.tokenize(prompt, add_bos=True, special=True)
+
+    def show_tokens(self, tokens: list[int]) -> str:
+        """Tokens back to text with special tokens written out (what the model sees)."""
+        return self._require().detokenize(tokens, special=True).decode("utf-8", errors="replace")
+
     def count_chat_tokens(self, messages: list[dict]) -> int:
-        return len(self._chat_tokens(messages))
+        return len(self.chat_tokens(messages))
 
     # -- generation --------------------------------------------------------
 
@@ -260,15 +269,14 @@ class Engine:
 
         Yields text pieces, then one RunStats as the last item.
         """
-        tokens = self._chat_tokens(messages)
+        tokens = self.chat_tokens(messages)
         eos = self._formatter.eos_token
         return self._generate(tokens, params or SamplingParams(), [eos] if eos else [])
 
     def stream_completion(self, prompt: str, params: SamplingParams | None = None,
                           stop: list[str] | None = None) -> Iterator[str | RunStats]:
         """Stream the raw continuation of a text (BOS added as the model expects)."""
-        tokens = self.tokenize(prompt, add_bos=True, special=True)
-        return self._generate(tokens, params or SamplingParams(), stop or [])
+        return self._generate(self.completion_tokens(prompt), params or SamplingParams(), stop or [])
 
     def _generate(self, tokens: list[int], params: SamplingParams, extra_stop: list[str]
                   ) -> Iterator[str | RunStats]:

@@ -9,8 +9,10 @@ from PySide6.QtWidgets import (QComboBox, QDockWidget, QHBoxLayout, QLabel, QMai
                                QWidget)
 
 from ..chat_session import ChatSession
+from ..consistency import vote
 from ..engine import Engine, RunStats
 from ..errors import WorkbenchError
+from ..generation import what_the_model_sees
 from ..models import DEFAULT_CHAT_MODEL, models_dir
 from ..prompting import Composition
 from ..workspace import Workspace, approx_tokens
@@ -217,6 +219,7 @@ class MainWindow(QMainWindow):
         self.outputs.accepted.connect(self.accept)
         self.outputs.rated.connect(self.rate)
         self.model_panel.loadRequested.connect(self.load_model)
+        self.model_panel.mode.currentTextChanged.connect(self._mode_changed)
 
         self.requestLoad.connect(self.worker.load)
         self.requestGenerate.connect(self.worker.generate)
@@ -311,6 +314,36 @@ class MainWindow(QMainWindow):
         self.prompt.set_preview(preview)
         self.prompt.budget.set_breakdown(c.breakdown, c.n_ctx)
         self.notebook.set_prompt_lessons(c.lessons_in_prompt, c.lessons_retrieved)
+        self._show_model_view(c)
+
+    def _show_model_view(self, c: Composition) -> None:
+        if not self.model_ready:
+            self.prompt.set_model_view("", "Load a model to see the exact prompt it gets.")
+            return
+        try:
+            mode = self.session.mode
+            text, n = what_the_model_sees(self.engine, mode.name, c.messages)
+        except WorkbenchError as e:
+            self.prompt.set_model_view("", str(e))
+            return
+        self.prompt.set_model_view(text, f"{n:,} tokens · {mode.name} mode: {mode.reason}")
+
+    def _mode_changed(self, choice: str) -> None:
+        self.session.mode_choice = choice
+        self._show_mode()
+        self.recompose()
+
+    def _show_mode(self) -> None:
+        if not self.model_ready:
+            return
+        try:
+            mode = self.session.mode
+        except WorkbenchError as e:
+            self.model_panel.mode_reason.setText(f"<span style='color:#B3261E'>{e}</span>")
+            return
+        self.model_panel.mode_reason.setText(f"Mode: <b>{mode.name}</b>, {mode.reason}.")
+        info = self.engine.load_result
+        self.status_model.setText(f"{info.info.name} · {mode.name} mode · ctx {info.n_ctx:,}")
 
     # -- the conversation ---------------------------------------------------------------
 
@@ -409,6 +442,11 @@ class MainWindow(QMainWindow):
         if not self.model_ready:
             self.show_error("No model is loaded yet. Choose one in the Model panel and press Load.")
             return
+        try:
+            mode = self.session.mode.name
+        except WorkbenchError as e:
+            self.show_error(str(e))
+            return
         if pending.composition.free_tokens < 16:
             self.show_error(
                 f"The context is full: the prompt needs {pending.composition.total_tokens:,} of "
@@ -423,7 +461,7 @@ class MainWindow(QMainWindow):
         self.stop_button.setEnabled(True)
         self.send_button.setEnabled(False)
         self.requestGenerate.emit(GenerationRequest(
-            [c.composition.messages for c in self.candidates], self.sampling.params()))
+            [c.composition.messages for c in self.candidates], self.sampling.params(), mode))
 
     def _candidates(self, pending: Pending) -> list[Candidate]:
         number = self.compare.currentData()
@@ -471,17 +509,29 @@ class MainWindow(QMainWindow):
         self.outputs.stop_rendering()
         self.stop_button.setEnabled(False)
         self.send_button.setEnabled(True)
+        self._mark_majority()
+
+    def _mark_majority(self) -> None:
+        """Self-consistency: with several samples, mark the most common final answer."""
+        cards = self.outputs.cards
+        if len(cards) < 2 or self.compare.currentData() is not None:
+            return
+        result = vote([c.text for c in cards], self.sampling.answer_regex.text().strip() or None)
+        for i, card in enumerate(cards):
+            card.mark_answer(result.answers[i], result.is_majority(i),
+                             f"({result.count}/{len(cards)})")
 
     def accept(self, i: int) -> None:
         card, p = self.outputs.cards[i], self.pending
         convs = self.ws.conversations
+        answer = card.text.strip()
         if p.kind == "new":
-            self.session.accept(p.user_text, card.text)
+            self.session.accept(p.user_text, answer)
             self.input.clear()
         elif p.kind == "reply":
-            convs.append(self.session.conversation_id, "assistant", card.text)
+            convs.append(self.session.conversation_id, "assistant", answer)
         else:
-            convs.fork(p.target_id, card.text)
+            convs.fork(p.target_id, answer)
         self.pending = None
         self.outputs.clear()
         self.show_conversation()
@@ -510,8 +560,7 @@ class MainWindow(QMainWindow):
         self.model_ready = True
         self.model_panel.set_loaded(result)
         self.settings.setValue("model", result.info.path)
-        mode = "chat template" if result.info.kind == "chat" else "base model (no chat template)"
-        self.status_model.setText(f"{result.info.name} · {mode} · ctx {result.n_ctx:,}")
+        self._show_mode()
         self.hide_error()
         if result.notice:
             self.statusBar().showMessage(result.notice, 8000)

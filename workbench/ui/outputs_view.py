@@ -1,5 +1,7 @@
 """The outputs pane: candidate answers side by side, streamed, each with stats and actions."""
 
+import html
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton,
@@ -39,7 +41,9 @@ class OutputCard(QFrame):
         self.rating = 0
         self.dirty = False
 
+        self.label = label
         self.title = QLabel(f"<b>{label}</b>")
+        self.title.setWordWrap(True)
         self.status = QLabel("waiting…")
         self.status.setObjectName("cardStats")
         self.status.setStyleSheet("color:#5F6B7A")
@@ -102,6 +106,12 @@ class OutputCard(QFrame):
         for b in (self.accept_button, self.good, self.bad):
             b.setEnabled(done)
 
+    def mark_answer(self, answer: str, majority: bool, tally: str) -> None:
+        """Show the final answer found in this candidate, and whether it is the majority."""
+        shown = html.escape(answer) if answer else "<i>none found</i>"
+        star = (f" <span style='color:#1E7B34'>★ majority {tally}</span>" if majority else "")
+        self.title.setText(f"<b>{html.escape(self.label)}</b> · answer: {shown}{star}")
+
     def fail(self, message: str) -> None:
         self.status.setText(f"<span style='color:#B3261E'>{message}</span>")
 
@@ -154,7 +164,7 @@ class OutputsView(QWidget):
         self.placeholder.hide()
         for i, label in enumerate(labels):
             card = OutputCard(label)
-            card.setMinimumWidth(220)
+            card.setMinimumWidth(320)  # room for its buttons; more cards scroll sideways
             card.accepted.connect(lambda i=i: self.accepted.emit(i))
             card.rated.connect(lambda v, c, i=i: self.rated.emit(i, v, c))
             self.cards.append(card)

@@ -1,6 +1,7 @@
 """The system prompt pane: sections, variables, few-shot examples and the composed preview."""
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QInputDialog,
                                QLabel, QLineEdit, QListWidget, QListWidgetItem, QPlainTextEdit,
                                QSplitter, QTableWidget, QTableWidgetItem, QTabWidget,
@@ -73,8 +74,28 @@ class PromptPanel(QWidget):
         self.examples.setHorizontalHeaderLabels(["user", "ideal answer"])
         self.examples.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
         self.examples.itemChanged.connect(self._tables_edited)
+        self.seen = QPlainTextEdit()
+        self.seen.setObjectName("modelSeesView")
+        self.seen.setReadOnly(True)
+        self.seen.setLineWrapMode(QPlainTextEdit.WidgetWidth)
+        font = self.seen.font()
+        font.setFamily("monospace")
+        self.seen.setFont(font)
+        self.seen_info = QLabel()
+        self.seen_info.setObjectName("modelSeesInfo")
+        self.seen_info.setWordWrap(True)  # the reason can be long; never widen the pane
+        seen_box = QWidget()
+        sv = QVBoxLayout(seen_box)
+        sv.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(self.seen_info, 1)
+        row.addWidget(_tool("Copy", "Copy the exact text",
+                            lambda: QGuiApplication.clipboard().setText(self.seen.toPlainText())))
+        sv.addLayout(row)
+        sv.addWidget(self.seen)
         tabs = QTabWidget()
         tabs.addTab(self.preview, "Composed prompt")
+        tabs.addTab(seen_box, "What the model sees")
         tabs.addTab(self._with_add_row(self.variables, "Add variable"), "Variables")
         tabs.addTab(self._with_add_row(self.examples, "Add example"), "Examples")
         self.tabs = tabs
@@ -143,6 +164,12 @@ class PromptPanel(QWidget):
 
     def set_preview(self, text: str) -> None:
         self.preview.setPlainText(text)
+
+    def set_model_view(self, text: str, info: str) -> None:
+        """The exact prompt after the chat template or URIAL, special tokens visible."""
+        if self.seen.toPlainText() != text:
+            self.seen.setPlainText(text)
+        self.seen_info.setText(info)
 
     # -- edits ----------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 from dataclasses import fields
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox, QWidget
+from PySide6.QtWidgets import (QDoubleSpinBox, QFormLayout, QHBoxLayout, QLineEdit, QSpinBox,
+                               QWidget)
 
 from ..engine import SamplingParams
 
@@ -47,13 +48,24 @@ class SamplingPanel(QWidget):
         self.stop = QLineEdit()
         self.stop.setPlaceholderText("comma separated, e.g. ###, User:")
         self.stop.editingFinished.connect(self.changed)
+        self.answer_regex = QLineEdit()
+        self.answer_regex.setObjectName("answerRegex")
+        self.answer_regex.setPlaceholderText("default: last number, else last line")
+        self.answer_regex.setToolTip("How to find each candidate's final answer for the "
+                                     "majority vote (self-consistency); a group, if any, is the answer")
         self.samples = ispin(1, 8, 2)
         self.samples.setObjectName("samplesSpin")
-        form = QFormLayout(self)
+        body = QWidget()
+        body.setMaximumWidth(520)
+        outer = QHBoxLayout(self)
+        outer.addWidget(body)
+        outer.addStretch()
+        form = QFormLayout(body)
         for label, w in (("Candidates", self.samples), ("Temperature", self.temperature),
                          ("Top-p", self.top_p), ("Top-k", self.top_k), ("Min-p", self.min_p),
                          ("Repeat penalty", self.repeat_penalty), ("Max tokens", self.max_tokens),
-                         ("Seed", self.seed), ("Stop strings", self.stop)):
+                         ("Seed", self.seed), ("Stop strings", self.stop),
+                         ("Final answer regex", self.answer_regex)):
             form.addRow(label, w)
 
     def params(self) -> SamplingParams:

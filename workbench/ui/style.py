@@ -8,7 +8,7 @@ QPlainTextEdit, QTextBrowser, QLineEdit, QTreeWidget, QListWidget, QTableWidget 
     selection-background-color: #CFE0F5; selection-color: #1F2933; }
 QPlainTextEdit#composedPreview { background: #F7F8FA; color: #3E4C59; }
 QFrame#outputCard { border: 1px solid #D5DAE1; border-radius: 6px; background: #FBFCFD; }
-QPushButton { padding: 4px 12px; border: 1px solid #C3CAD3; border-radius: 4px; background: #FFFFFF; }
+QPushButton { padding: 4px 8px; border: 1px solid #C3CAD3; border-radius: 4px; background: #FFFFFF; }
 QPushButton:hover { background: #F0F4F8; }
 QPushButton:checked { background: #DCEBFA; border-color: #4C78A8; }
 QPushButton:disabled { color: #A0A8B3; }

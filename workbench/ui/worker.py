@@ -1,12 +1,13 @@
 """The engine's thread: loads models and streams candidates without freezing the window."""
 
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ..engine import Engine, LoadOptions, RunStats, SamplingParams
 from ..errors import WorkbenchError
+from ..generation import stream
 
 
 @dataclass
@@ -15,7 +16,7 @@ class GenerationRequest:
 
     variants: list[list[dict]]  # one message list per candidate
     params: SamplingParams
-    labels: list[str] = field(default_factory=list)
+    mode: str = "chat"  # "chat", "urial" or "raw" (see generation.py)
 
 
 class EngineWorker(QObject):
@@ -65,7 +66,7 @@ class EngineWorker(QObject):
             params = replace(request.params, seed=seed)
             self.started.emit(i)
             try:
-                for item in self.engine.stream_chat(messages, params):
+                for item in stream(self.engine, request.mode, messages, params):
                     if isinstance(item, RunStats):
                         self.finished.emit(i, item)
                     else:

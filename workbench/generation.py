@@ -1,0 +1,76 @@
+"""Modes of generation (chat template, URIAL, raw) and exactly what the model sees in each."""
+
+from dataclasses import dataclass
+from typing import Iterator
+
+from .engine import Engine, RunStats, SamplingParams
+from .errors import WorkbenchError
+from .models import ModelInfo
+from .urial import STOP as URIAL_STOP
+from .urial import UrialTemplate, render_urial
+
+MODES = ("chat", "urial", "raw")
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str  # "chat", "urial" or "raw"
+    reason: str  # shown in the window and by the CLI
+
+
+def choose_mode(info: ModelInfo, override: str | None = None) -> Mode:
+    """Chat when the GGUF has a chat template, URIAL when it has none; the user may override."""
+    if override and override != "auto":
+        if override not in MODES:
+            raise WorkbenchError(f"The mode is one of auto, {', '.join(MODES)}; not {override!r}.")
+        if override == "chat" and info.kind == "base":
+            raise WorkbenchError(f"{info.name} has no chat template, so chat mode cannot be used; "
+                                 "use urial or raw.")
+        return Mode(override, "chosen by you")
+    if info.kind == "chat":
+        return Mode("chat", "chat template found in the GGUF")
+    return Mode("urial", "no chat template in the GGUF, so URIAL prompting makes this base "
+                         "model answer like an assistant")
+
+
+def raw_document(messages: list[dict]) -> str:
+    """Raw mode continues exactly the newest user text: no system prompt, no template."""
+    return next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+
+
+def prompt_tokens(engine: Engine, mode: str, messages: list[dict],
+                  template: UrialTemplate | None = None) -> list[int]:
+    """The exact tokens the model is given."""
+    if mode == "chat":
+        return engine.chat_tokens(messages)
+    text = (render_urial(messages, template or UrialTemplate.default()) if mode == "urial"
+            else raw_document(messages))
+    return engine.completion_tokens(text)
+
+
+def what_the_model_sees(engine: Engine, mode: str, messages: list[dict],
+                        template: UrialTemplate | None = None) -> tuple[str, int]:
+    """The prompt as text with special tokens (BOS, <|im_start|>...) visible, and its length."""
+    tokens = prompt_tokens(engine, mode, messages, template)
+    return engine.show_tokens(tokens), len(tokens)
+
+
+def stream(engine: Engine, mode: str, messages: list[dict], params: SamplingParams,
+           template: UrialTemplate | None = None) -> Iterator[str | RunStats]:
+    """Stream an answer in the given mode. URIAL answers end at the closing fence or
+    the next `# Query`, which are never shown."""
+    if mode == "chat":
+        yield from engine.stream_chat(messages, params)
+        return
+    if mode == "raw":
+        yield from engine.stream_completion(raw_document(messages), params)
+        return
+    prompt = render_urial(messages, template or UrialTemplate.default())
+    started = False
+    for item in engine.stream_completion(prompt, params, stop=URIAL_STOP):
+        if isinstance(item, str) and not started:
+            item = item.lstrip("\n")  # the prompt ends with a fence and a newline
+            started = bool(item)
+            if not item:
+                continue
+        yield item
