@@ -5,8 +5,8 @@ import json
 import pytest
 
 from workbench.db import open_db
-from workbench.errors import WorkbenchError
-from workbench.notebook import ImportFormatError, Notebook
+from workbench.errors import ImportFormatError, WorkbenchError
+from workbench.notebook import Notebook
 
 LIST_RULE = "When the user asks for a list, number it."
 UNITS_RULE = "When you give a distance, use kilometres, never miles."

@@ -155,6 +155,18 @@ def test_restart_restores_state(qtbot, open_window):
     assert again.splitter.sizes() == sizes
     assert again.model_panel.models.currentData().endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
     assert [v.number for v in again.ws.prompts.versions(again.document_id)] == [1, 2]
+    # The sampling settings belong to the document and survive the restart too.
+    assert again.session.document.params["max_tokens"] == 40
+
+
+def test_sampling_settings_survive_a_restart(qtbot, open_window):
+    w = open_window(load_model=False)
+    w.sampling.top_k.setValue(17)
+    w.sampling.stop.setText("###, END")
+    w.sampling.stop.editingFinished.emit()
+    w.close()
+    again = open_window(load_model=False)
+    assert again.sampling.top_k.value() == 17 and again.sampling.stop.text() == "###, END"
 
 
 def test_draft_autosaves_within_a_second_without_closing(qtbot, open_window):
@@ -317,3 +329,51 @@ def test_base_model_in_the_window_uses_urial_and_marks_the_majority(qtbot, open_
     assert "no chat template" in w.model_panel.mode_reason.text()
     w.model_panel.mode.setCurrentText("raw")
     assert "raw mode" in w.prompt.seen_info.text() and w.prompt.seen.toPlainText() == "<bos>What is 3 + 4?"
+
+
+def test_export_dialog_previews_live_and_saves(qtbot, open_window, tmp_path):
+    import json as _json
+    w = open_window()
+    w.prompt.editor.setPlainText("You are a librarian.")
+    dialog = w.show_export()
+    dialog.select("openai")
+    body = _json.loads(dialog.preview.toPlainText())
+    assert body["messages"][0]["content"].startswith("You are a librarian.")
+    w.prompt.editor.setPlainText("You are a gardener.")
+    qtbot.waitUntil(lambda: "You are a gardener." in dialog.preview.toPlainText(), timeout=2000)
+    dialog.select("anthropic")
+    assert "prefill" not in dialog.notes.text()  # no conversation yet: nothing to flag
+    assert _json.loads(dialog.preview.toPlainText())["system"].startswith("You are a gardener.")
+    dialog.select("llamacpp-completion")
+    assert "<|im_start|>system" in _json.loads(dialog.preview.toPlainText())["prompt"]
+    out = tmp_path / "prompt.md"
+    dialog.select("markdown")
+    dialog.save(str(out))
+    assert "You are a gardener." in out.read_text()
+
+
+def test_drop_a_prompt_file_to_import_it(qtbot, open_window, tmp_path):
+    from PySide6.QtCore import QMimeData, QPoint, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+    w = open_window(load_model=False)
+    f = tmp_path / "support.json"
+    f.write_text('{"model": "gpt-x", "messages": [{"role": "system", "content": "You are Acme support."},'
+                 '{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}],'
+                 '"temperature": 0.2}')
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(f))])
+    # As a real drag does: the window must accept the drag before it gets the drop.
+    enter = QDragEnterEvent(QPoint(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    QApplication.sendEvent(w, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(QPoint(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    QApplication.sendEvent(w, drop)
+    assert w.prompt.editor.toPlainText() == "You are Acme support."
+    assert w.prompt.examples.rowCount() == 1 and w.sampling.temperature.value() == 0.2
+    assert "Imported support.json" in w.statusBar().currentMessage()
+    bad = tmp_path / "broken.json"
+    bad.write_text('{"messages": [{"role": "wizard", "content": "x"}]}')
+    w.import_file(str(bad))
+    assert "broken.json was not imported" in w.banner.text() and "messages[0].role" in w.banner.text()
+    assert w.prompt.editor.toPlainText() == "You are Acme support."  # nothing lost

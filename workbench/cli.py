@@ -5,7 +5,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import cli_lessons, cli_prompt
+from . import cli_lessons, cli_prompt, cli_share
 from .errors import WorkbenchError
 from .models import default_model_path, list_models, models_dir
 
@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
     cli_lessons.register(sub)
     cli_prompt.register(sub)
+    cli_share.register(sub)
     return parser
 
 

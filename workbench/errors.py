@@ -23,3 +23,7 @@ class GenerationError(WorkbenchError):
 
 class NoModelLoadedError(WorkbenchError):
     """A request reached the engine before any model was loaded."""
+
+
+class ImportFormatError(WorkbenchError):
+    """An import file is malformed; nothing was written. The message names the place."""

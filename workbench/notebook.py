@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 import sqlite_utils
 
 from .db import now
-from .errors import WorkbenchError
+from .errors import ImportFormatError, WorkbenchError
 from .fts import fts_query, words
 from .prompting import LessonRef
 
@@ -20,10 +20,6 @@ SOURCES = ("user", "model")
 # Two lessons this alike are offered as a merge rather than added twice.
 DUPLICATE_THRESHOLD = 0.8
 HIGHLIGHT = ("[", "]")
-
-
-class ImportFormatError(WorkbenchError):
-    """An import file is malformed; nothing was written. The message names the place."""
 
 
 @dataclass

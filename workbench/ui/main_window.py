@@ -1,22 +1,26 @@
 """The main window: prompt, conversation and outputs side by side; notebook, model and sampling below."""
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QComboBox, QDockWidget, QHBoxLayout, QLabel, QMainWindow,
-                               QPlainTextEdit, QProgressBar, QPushButton, QSplitter, QVBoxLayout,
+from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QLabel,
+                               QMainWindow, QPlainTextEdit, QProgressBar, QPushButton, QSplitter, QVBoxLayout,
                                QWidget)
 
 from ..chat_session import ChatSession
 from ..consistency import vote
 from ..engine import Engine, RunStats
 from ..errors import WorkbenchError
+from ..export_builder import build_export_input
 from ..generation import what_the_model_sees
+from ..importers import import_text
 from ..models import DEFAULT_CHAT_MODEL, models_dir
 from ..prompting import Composition
 from ..workspace import Workspace, approx_tokens
 from .conversation_view import ConversationView, ShownMessage
+from .export_dialog import ExportDialog
 from .model_panel import ModelPanel
 from .notebook_panel import NotebookPanel
 from .outputs_view import OutputsView, stats_line
@@ -71,6 +75,9 @@ class MainWindow(QMainWindow):
         self.generating = False
         self.pending: Pending | None = None
         self.candidates: list[Candidate] = []
+        self.export_dialog: ExportDialog | None = None
+        self._loading_document = False
+        self.setAcceptDrops(True)  # drop a prompt file to import it
         self.edit_mode: tuple[str, int] | None = None  # ("edit" | "branch", message id)
 
         self.document_id = workspace.prompts.active_id()
@@ -78,9 +85,7 @@ class MainWindow(QMainWindow):
 
         self._build(gpu_supported)
         self._wire()
-        self.prompt.set_document(self.session.document)
-        self.sampling.set_params(self.session.document.params)
-        self.refresh_compare()
+        self._show_document()
         self.show_conversation()
         self.recompose()
         self._restore_layout()
@@ -192,6 +197,8 @@ class MainWindow(QMainWindow):
         menu = self.menuBar().addMenu("&File")
         for text, key, slot in (("New conversation", "Ctrl+N", self.new_conversation),
                                 ("Save prompt version", "Ctrl+S", self.save_version),
+                                ("Import prompt…", "Ctrl+O", self.import_dialog),
+                                ("Export prompt…", "Ctrl+E", self.show_export),
                                 ("Quit", "Ctrl+Q", self.close)):
             action = QAction(text, self)
             action.setShortcut(QKeySequence(key))
@@ -264,7 +271,20 @@ class MainWindow(QMainWindow):
 
     # -- the prompt document ----------------------------------------------------------
 
+    def _show_document(self) -> None:
+        """Put the session's document in the panels without it counting as an edit
+        (an edit would copy the old sampling settings over the document's own)."""
+        self._loading_document = True
+        try:
+            self.prompt.set_document(self.session.document)
+            self.sampling.set_params(self.session.document.params)
+        finally:
+            self._loading_document = False
+        self.refresh_compare()
+
     def _document_edited(self) -> None:
+        if self._loading_document:
+            return
         self.session.document.params = self.sampling.params().to_dict()
         self.autosave_timer.start()
         self.compose_timer.start()
@@ -315,6 +335,8 @@ class MainWindow(QMainWindow):
         self.prompt.budget.set_breakdown(c.breakdown, c.n_ctx)
         self.notebook.set_prompt_lessons(c.lessons_in_prompt, c.lessons_retrieved)
         self._show_model_view(c)
+        if self.export_dialog is not None and self.export_dialog.isVisible():
+            self.export_dialog.refresh()  # the preview follows the prompt as it is edited
 
     def _show_model_view(self, c: Composition) -> None:
         if not self.model_ready:
@@ -570,6 +592,63 @@ class MainWindow(QMainWindow):
         self.model_panel.set_failed(message)
         self.status_model.setText("No model loaded")
         self.show_error(f"{message} Choose another model in the Model panel.")
+
+    # -- sharing ------------------------------------------------------------------------
+
+    def export_input(self):
+        return build_export_input(
+            self.ws, self.session.document, self.engine if self.model_ready else None,
+            self.session.conversation_id, mode=self.session.mode_choice)
+
+    def show_export(self) -> ExportDialog:
+        if self.export_dialog is None:
+            self.export_dialog = ExportDialog(self.export_input, self)
+        self.export_dialog.refresh()
+        self.export_dialog.show()
+        self.export_dialog.raise_()
+        return self.export_dialog
+
+    def import_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import a prompt", "",
+                                              "Prompt files (*.json *.yaml *.yml *.md *Modelfile);;"
+                                              "All files (*)")
+        if path:
+            self.import_file(path)
+
+    def import_file(self, path: str) -> None:
+        """A prompt file from another tool becomes a new document, opened here."""
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+            doc = import_text(text, None, Path(path).name)
+        except (OSError, UnicodeDecodeError) as e:
+            self.show_error(f"Cannot read {path}: {e}")
+            return
+        except WorkbenchError as e:
+            self.show_error(f"{Path(path).name} was not imported: {e}")
+            return
+        doc_id = self.ws.prompts.create(doc)
+        self.open_document(doc_id)
+        self.hide_error()
+        self.statusBar().showMessage(f"Imported {Path(path).name} as “{doc.name}”.", 6000)
+
+    def open_document(self, doc_id: int) -> None:
+        self.save_draft()
+        self.ws.prompts.set_active(doc_id)
+        self.document_id = self.session.document_id = doc_id
+        self.session.document = self.ws.prompts.load_draft(doc_id)
+        self._show_document()
+        self.recompose()
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        for url in event.mimeData().urls():
+            if url.isLocalFile():
+                self.import_file(url.toLocalFile())
+                event.acceptProposedAction()
+                return
 
     # -- messages ---------------------------------------------------------------------------
 

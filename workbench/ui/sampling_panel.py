@@ -84,5 +84,8 @@ class SamplingPanel(QWidget):
             widget.blockSignals(True)
             widget.setValue(getattr(p, name))
             widget.blockSignals(False)
-        self.seed.setValue(-1 if p.seed is None else p.seed)
-        self.stop.setText(", ".join(p.stop))
+        for widget, set_value in ((self.seed, lambda: self.seed.setValue(-1 if p.seed is None else p.seed)),
+                                  (self.stop, lambda: self.stop.setText(", ".join(p.stop)))):
+            widget.blockSignals(True)
+            set_value()
+            widget.blockSignals(False)

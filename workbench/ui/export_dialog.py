@@ -1,0 +1,86 @@
+"""The Export dialog: every format with a live preview, copy to the clipboard, save to a file."""
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontDatabase, QGuiApplication
+from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QLabel, QListWidget,
+                               QListWidgetItem, QPlainTextEdit, QPushButton, QVBoxLayout)
+
+from ..exporters import FORMATS, ExportInput, export
+
+
+class ExportDialog(QDialog):
+    """Args:
+        make_input: a callable returning a fresh ExportInput (called on every refresh,
+            so the preview follows the prompt as it is edited).
+    """
+
+    def __init__(self, make_input, parent=None):
+        super().__init__(parent)
+        self.setObjectName("exportDialog")
+        self.setWindowTitle("Export prompt")
+        self.resize(1000, 640)
+        self.make_input = make_input
+        self.formats = QListWidget()
+        self.formats.setObjectName("exportFormats")
+        self.formats.setMaximumWidth(230)
+        for f in FORMATS.values():
+            item = QListWidgetItem(f.name)
+            item.setToolTip(f.description)
+            item.setData(Qt.UserRole, f.name)
+            self.formats.addItem(item)
+        self.formats.currentRowChanged.connect(lambda _: self.refresh())
+        self.description = QLabel()
+        self.description.setWordWrap(True)
+        self.notes = QLabel()
+        self.notes.setObjectName("exportNotes")
+        self.notes.setWordWrap(True)
+        self.notes.setStyleSheet("color:#8A5A00")
+        self.preview = QPlainTextEdit()
+        self.preview.setObjectName("exportPreview")
+        self.preview.setReadOnly(True)
+        self.preview.setFont(QFontDatabase.systemFont(QFontDatabase.FixedFont))
+        copy = QPushButton("Copy")
+        copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.preview.toPlainText()))
+        save = QPushButton("Save…")
+        save.clicked.connect(self.save)
+        close = QPushButton("Close")
+        close.clicked.connect(self.close)
+        buttons = QHBoxLayout()
+        buttons.addStretch()
+        for b in (copy, save, close):
+            buttons.addWidget(b)
+        right = QVBoxLayout()
+        right.addWidget(self.description)
+        right.addWidget(self.notes)
+        right.addWidget(self.preview, 1)
+        right.addLayout(buttons)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.formats)
+        layout.addLayout(right, 1)
+        self.formats.setCurrentRow(0)
+
+    def current_format(self) -> str:
+        item = self.formats.currentItem()
+        return item.data(Qt.UserRole) if item else "openai"
+
+    def select(self, name: str) -> None:
+        self.formats.setCurrentRow(list(FORMATS).index(name))
+
+    def refresh(self) -> None:
+        fmt = FORMATS[self.current_format()]
+        x: ExportInput = self.make_input()
+        result = export(fmt.name, x)
+        self.description.setText(f"<b>{fmt.name}</b>: {fmt.description}")
+        self.notes.setText("\n".join(f"• {w}" for w in result.warnings))
+        self.notes.setVisible(bool(result.warnings))
+        if self.preview.toPlainText() != result.text:
+            self.preview.setPlainText(result.text)
+
+    def save(self, path: str | None = None) -> None:
+        fmt = FORMATS[self.current_format()]
+        if not path:
+            path, _ = QFileDialog.getSaveFileName(self, "Save export", f"prompt.{fmt.extension}")
+        if path:
+            Path(path).write_text(self.preview.toPlainText(), encoding="utf-8")
