@@ -5,7 +5,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import cli_lessons, cli_prompt, cli_share
+from . import cli_learn, cli_lessons, cli_prompt, cli_share
 from .errors import WorkbenchError
 from .models import default_model_path, list_models, models_dir
 
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_lessons.register(sub)
     cli_prompt.register(sub)
     cli_share.register(sub)
+    cli_learn.register(sub)
     return parser
 
 

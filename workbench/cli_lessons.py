@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from .errors import WorkbenchError
-from .notebook import HIGHLIGHT, Lesson
+from .notebook import Lesson
 
 
 def register(sub) -> None:
@@ -59,6 +59,31 @@ def register(sub) -> None:
     a.add_argument("id", type=int)
     a.set_defaults(func=cmd_history)
 
+    a = ls.add_parser("proposals", help="proposed lessons waiting for review")
+    a.set_defaults(func=cmd_proposals)
+
+    a = ls.add_parser("accept", help="accept a proposal into the notebook")
+    a.add_argument("id", type=int)
+    a.add_argument("--text", help="your rewording of the rule")
+    a.add_argument("--retrieved", action="store_true", help="retrieved-only instead of pinned")
+    a.set_defaults(func=cmd_accept)
+
+    a = ls.add_parser("reject", help="reject a proposal")
+    a.add_argument("id", type=int)
+    a.set_defaults(func=cmd_reject)
+
+    a = ls.add_parser("undo", help="undo the newest change to the notebook (or change ID)")
+    a.add_argument("event", type=int, nargs="?")
+    a.set_defaults(func=cmd_undo)
+
+    a = ls.add_parser("teach", help="a correction becomes a lesson with a demonstration")
+    a.add_argument("--query", required=True, help="the question")
+    a.add_argument("--answer", required=True, help="what the model answered")
+    a.add_argument("--corrected", required=True, help="the ideal answer")
+    a.add_argument("--rule", help="the rule in your words (else the model proposes one)")
+    a.add_argument("--model", help="GGUF file for proposing the rule")
+    a.set_defaults(func=cmd_teach)
+
     a = ls.add_parser("export", help="write the notebook to FILE (.json or .md), - for stdout")
     a.add_argument("file")
     a.add_argument("--format", choices=["json", "markdown"])
@@ -79,6 +104,10 @@ def _line(l: Lesson) -> str:
     flags = ["pinned" if l.pinned else "retrieved"]
     if l.status != "active":
         flags.append(l.status)
+    if l.flagged:
+        flags.append("FLAGGED: hurt more than it helped")
+    if l.demo_query:
+        flags.append("with demonstration")
     tags = " ".join(f"#{t}" for t in l.tags)
     return (f"#{l.id:<4} {l.text}  {tags}  [{', '.join(flags)}; {l.source}; "
             f"+{l.helpful}/-{l.harmful}]").replace("  ]", " ]")
@@ -182,4 +211,67 @@ def cmd_import(args) -> int:
     added = nb.import_json(text) if fmt == "json" else nb.import_markdown(text)
     print(f"Imported {len(added)} lessons (near duplicates of existing ones are skipped).",
           file=sys.stderr)
+    return 0
+
+
+def _proposals(ws):
+    from .proposals import ProposalStore
+    return ProposalStore(ws.db, ws.notebook)
+
+
+def cmd_proposals(args) -> int:
+    ws = _workspace()
+    pending = _proposals(ws).pending()
+    if not pending:
+        print("No proposals wait for review.", file=sys.stderr)
+    for p in pending:
+        related = f" (related to lesson #{p.related_id})" if p.related_id else ""
+        demo = f"\n        demonstration: {p.demo[0]!r} -> {p.demo[1]!r}" if p.demo else ""
+        print(f"{p.id:<6} [{p.verdict}{related}; from {p.origin}] {p.rule}\n        why: {p.reason}{demo}")
+    return 0
+
+
+def cmd_accept(args) -> int:
+    ws = _workspace()
+    print(_line(_proposals(ws).accept(args.id, rule=args.text, pinned=not args.retrieved)))
+    return 0
+
+
+def cmd_reject(args) -> int:
+    _proposals(_workspace()).reject(args.id)
+    print(f"Proposal {args.id} rejected.", file=sys.stderr)
+    return 0
+
+
+def cmd_undo(args) -> int:
+    print(_line(_workspace().notebook.undo(args.event)))
+    return 0
+
+
+def cmd_teach(args) -> int:
+    """The corrected answer is the demonstration; the rule is yours or the model's."""
+    from .reflection import Proposal, judge, rule_problem
+    ws = _workspace()
+    demo = (args.query, args.corrected)
+    rule = args.rule
+    if not rule:
+        from .cli_learn import _engine
+        from .generation import choose_mode
+        from .reflection import reflect, situation_from_correction
+        engine = _engine(args.model)
+        r = reflect(engine, choose_mode(engine.info).name, ws.notebook,
+                    situation_from_correction(args.query, args.answer, args.corrected), demo)
+        usable = [p for p in r.proposals if p.acceptable]
+        if not usable:
+            raise WorkbenchError("The model proposed no usable rule ("
+                                 + (r.problem or "; ".join(p.verdict for p in r.proposals) or "none")
+                                 + "). Write one with --rule \"When …, …\".")
+        rule = usable[0].rule
+    problem = rule_problem(rule)
+    if problem:
+        raise WorkbenchError(f"The rule is {problem}.")
+    verdict, related = judge(ws.notebook, rule)
+    pid = _proposals(ws).add(Proposal(rule, "taught by a correction", verdict, related, demo),
+                             "correction")
+    print(f"proposal {pid}: {rule}  [{verdict}] — accept with `workbench lessons accept {pid}`")
     return 0

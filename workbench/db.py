@@ -121,3 +121,20 @@ def m004_create_lessons(db):
         "source": str, "reason": str, "run_id": int, "created": str,
     }, pk="id", foreign_keys=[("lesson_id", "lessons", "id")])
     db["lesson_events"].create_index(["lesson_id"])
+
+
+@migrations()
+def m005_add_lesson_demonstration(db):
+    # A lesson may carry a demonstration: a question and its ideal answer. Small
+    # models follow shown examples far better than written rules.
+    db["lessons"].add_column("demo_query", str)
+    db["lessons"].add_column("demo_answer", str)
+
+
+@migrations()
+def m006_create_proposals(db):
+    db["proposals"].create({
+        "id": int, "rule": str, "reason": str, "tags": str, "demo_query": str,
+        "demo_answer": str, "origin": str, "run_id": int, "status": str, "verdict": str,
+        "related_id": int, "lesson_id": int, "created": str, "decided": str,
+    }, pk="id", defaults={"status": "pending"})

@@ -5,7 +5,7 @@ thread-safe: one thread at a time may call into an Engine, except `cancel()`,
 which is meant to be called from any thread.
 """
 
-import ctypes
+import json
 import os
 import shutil
 import subprocess
@@ -263,31 +263,41 @@ class Engine:
         """Stop the current generation as soon as possible; safe from any thread."""
         self._cancel.set()
 
-    def stream_chat(self, messages: list[dict], params: SamplingParams | None = None
-                    ) -> Iterator[str | RunStats]:
+    def stream_chat(self, messages: list[dict], params: SamplingParams | None = None,
+                    json_schema: dict | None = None) -> Iterator[str | RunStats]:
         """Stream an answer to chat messages using the GGUF's own template.
 
-        Yields text pieces, then one RunStats as the last item.
+        Yields text pieces, then one RunStats as the last item. With json_schema,
+        llama.cpp's grammar only lets the model write JSON of that shape.
         """
         tokens = self.chat_tokens(messages)
         eos = self._formatter.eos_token
-        return self._generate(tokens, params or SamplingParams(), [eos] if eos else [])
+        return self._generate(tokens, params or SamplingParams(), [eos] if eos else [], json_schema)
 
     def stream_completion(self, prompt: str, params: SamplingParams | None = None,
-                          stop: list[str] | None = None) -> Iterator[str | RunStats]:
+                          stop: list[str] | None = None, json_schema: dict | None = None
+                          ) -> Iterator[str | RunStats]:
         """Stream the raw continuation of a text (BOS added as the model expects)."""
-        return self._generate(self.completion_tokens(prompt), params or SamplingParams(), stop or [])
+        return self._generate(self.completion_tokens(prompt), params or SamplingParams(),
+                              stop or [], json_schema)
 
-    def _generate(self, tokens: list[int], params: SamplingParams, extra_stop: list[str]
-                  ) -> Iterator[str | RunStats]:
+    def _generate(self, tokens: list[int], params: SamplingParams, extra_stop: list[str],
+                  json_schema: dict | None = None) -> Iterator[str | RunStats]:
         llm = self._require()
         if len(tokens) >= llm.n_ctx():
             raise ContextOverflowError(
                 f"The prompt is {len(tokens):,} tokens but the context holds {llm.n_ctx():,}. "
                 "Shorten the prompt or the conversation, or load the model with a larger context.")
-        return self._run(llm, tokens, params, extra_stop)
+        grammar = None
+        if json_schema is not None:
+            try:
+                grammar = llama_cpp.LlamaGrammar.from_json_schema(json.dumps(json_schema),
+                                                                  verbose=False)
+            except Exception as e:  # the converter raises plain exceptions on bad schemas
+                raise WorkbenchError(f"This JSON schema cannot be turned into a grammar: {e}") from e
+        return self._run(llm, tokens, params, extra_stop, grammar)
 
-    def _run(self, llm, tokens, params, extra_stop) -> Iterator[str | RunStats]:
+    def _run(self, llm, tokens, params, extra_stop, grammar=None) -> Iterator[str | RunStats]:
         self._cancel.clear()
         stats = RunStats(prompt_tokens=len(tokens))
         ctx = llm._ctx.ctx
@@ -301,7 +311,7 @@ class Engine:
                 tokens, max_tokens=params.max_tokens, temperature=params.temperature,
                 top_p=params.top_p, top_k=params.top_k, min_p=params.min_p,
                 repeat_penalty=params.repeat_penalty, seed=params.seed, stop=stop or None,
-                stream=True)
+                grammar=grammar, stream=True)
             for chunk in chunks:
                 choice = chunk["choices"][0]
                 if choice["text"]:

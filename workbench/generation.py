@@ -56,18 +56,19 @@ def what_the_model_sees(engine: Engine, mode: str, messages: list[dict],
 
 
 def stream(engine: Engine, mode: str, messages: list[dict], params: SamplingParams,
-           template: UrialTemplate | None = None) -> Iterator[str | RunStats]:
+           template: UrialTemplate | None = None, json_schema: dict | None = None
+           ) -> Iterator[str | RunStats]:
     """Stream an answer in the given mode. URIAL answers end at the closing fence or
-    the next `# Query`, which are never shown."""
+    the next `# Query`, which are never shown. json_schema constrains the output."""
     if mode == "chat":
-        yield from engine.stream_chat(messages, params)
+        yield from engine.stream_chat(messages, params, json_schema)
         return
     if mode == "raw":
-        yield from engine.stream_completion(raw_document(messages), params)
+        yield from engine.stream_completion(raw_document(messages), params, json_schema=json_schema)
         return
     prompt = render_urial(messages, template or UrialTemplate.default())
     started = False
-    for item in engine.stream_completion(prompt, params, stop=URIAL_STOP):
+    for item in engine.stream_completion(prompt, params, stop=URIAL_STOP, json_schema=json_schema):
         if isinstance(item, str) and not started:
             item = item.lstrip("\n")  # the prompt ends with a fence and a newline
             started = bool(item)

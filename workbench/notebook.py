@@ -35,15 +35,23 @@ class Lesson:
     run_id: int | None
     created: str
     updated: str
+    demo_query: str | None = None
+    demo_answer: str | None = None
 
     @classmethod
     def from_row(cls, row: dict) -> "Lesson":
         return cls(row["id"], row["text"], json.loads(row["tags"] or "[]"), row["source"],
                    row["status"], bool(row["pinned"]), row["helpful"] or 0, row["harmful"] or 0,
-                   row["run_id"], row["created"], row["updated"])
+                   row["run_id"], row["created"], row["updated"], row.get("demo_query"),
+                   row.get("demo_answer"))
 
     def ref(self) -> LessonRef:
-        return LessonRef(self.id, self.text)
+        return LessonRef(self.id, self.text, self.demo_query, self.demo_answer)
+
+    @property
+    def flagged(self) -> bool:
+        """Hurt more often than it helped: the user should look at it."""
+        return self.harmful > self.helpful
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -164,8 +172,13 @@ class Notebook:
             "source": source, "reason": reason, "run_id": run_id, "created": now()})
 
     def add(self, text: str, tags=(), pinned: bool = False, source: str = "user",
-            run_id: int | None = None, reason: str = "", force: bool = False) -> AddResult:
-        """Add a lesson, unless it nearly duplicates one (then say which; force adds anyway)."""
+            run_id: int | None = None, reason: str = "", force: bool = False,
+            demo: tuple[str, str] | None = None) -> AddResult:
+        """Add a lesson, unless it nearly duplicates one (then say which; force adds anyway).
+
+        Args:
+            demo: an optional demonstration, (question, ideal answer).
+        """
         text = text.strip()
         if not text:
             raise WorkbenchError("A lesson needs some text.")
@@ -179,7 +192,9 @@ class Notebook:
             lid = self.db["lessons"].insert({
                 "text": text, "tags": json.dumps(_clean_tags(tags)), "source": source,
                 "status": "active", "pinned": int(pinned), "helpful": 0, "harmful": 0,
-                "run_id": run_id, "created": now(), "updated": now()}).last_pk
+                "run_id": run_id, "created": now(), "updated": now(),
+                "demo_query": demo[0] if demo else None,
+                "demo_answer": demo[1] if demo else None}).last_pk
             lesson = self.get(lid)
             self._event("add", None, lesson, source, reason, run_id)
         return AddResult(lesson)
@@ -230,6 +245,70 @@ class Notebook:
             self._update(other_id, "retire", {"status": "retired"}, source,
                          f"merged into #{keep_id}")
         return merged
+
+    def tally(self, lesson_ids: list[int], helpful: int = 0, harmful: int = 0,
+              run_id: int | None = None) -> None:
+        """Count a rated run for (or against) the lessons that were in its prompt."""
+        with self.db.atomic():
+            for lid in set(lesson_ids):
+                if not self.db["lessons"].count_where("id = ?", [lid]):
+                    continue  # a lesson deleted since: nothing to count
+                lesson = self.get(lid)
+                self._update(lid, "tally", {"helpful": max(0, lesson.helpful + helpful),
+                                            "harmful": max(0, lesson.harmful + harmful)},
+                             "user", "rating", run_id)
+
+    def enforce_budget(self, budget: int, count_tokens) -> list[Lesson]:
+        """When pinned lessons exceed the budget, the least helpful become retrieved-only
+        (still used when relevant). Returns the lessons moved, so the user sees them."""
+        def cost(l: Lesson) -> int:
+            demo = count_tokens(l.demo_query) + count_tokens(l.demo_answer) if l.demo_query and l.demo_answer else 0
+            return count_tokens(f"- {l.text}\n") + demo
+
+        pinned = self.pinned()
+        total = sum(cost(l) for l in pinned)
+        moved = []
+        # Least helpful first; among equals the newest goes first (older lessons
+        # have had more chances to prove themselves).
+        for l in sorted(pinned, key=lambda l: (l.helpful - l.harmful, -l.id)):
+            if total <= budget:
+                break
+            moved.append(self._update(l.id, "demote", {"pinned": 0}, "user",
+                                      f"pinned lessons exceeded the {budget}-token budget"))
+            total -= cost(l)
+        return moved
+
+    def undo(self, event_id: int | None = None) -> Lesson:
+        """Undo one change (default: the newest that is not itself undone); recorded as
+        a change of its own, so history only grows."""
+        if event_id is None:
+            row = next(iter(self.db.query(
+                "select id from lesson_events where action not in ('undo', 'tally') and id not in "
+                "(select cast(reason as integer) from lesson_events where action = 'undo') "
+                "order by id desc limit 1")), None)
+            if row is None:
+                raise WorkbenchError("There is nothing to undo.")
+            event_id = row["id"]
+        try:
+            event = self.db["lesson_events"].get(event_id)
+        except sqlite_utils.db.NotFoundError:
+            raise WorkbenchError(f"There is no change {event_id}.") from None
+        if event["action"] == "undo":
+            raise WorkbenchError("An undo cannot itself be undone; make the change again instead.")
+        before = json.loads(event["before"]) if event["before"] else None
+        with self.db.atomic():
+            if before is None:  # undoing an add: the lesson is retired, not erased
+                changes = {"status": "retired"}
+            else:
+                changes = {k: before[k] for k in ("text", "status", "pinned", "helpful", "harmful",
+                                                  "demo_query", "demo_answer") if k in before}
+                changes["tags"] = json.dumps(before.get("tags", []))
+                changes["pinned"] = int(changes.get("pinned", 0))
+            return self._update(event["lesson_id"], "undo", changes, "user", str(event_id))
+
+    def recent_events(self, limit: int = 30) -> list[dict]:
+        rows = self.db.query("select * from lesson_events order by id desc limit ?", [limit])
+        return [{**r, "after": json.loads(r["after"]) if r["after"] else None} for r in rows]
 
     # -- import and export -------------------------------------------------------
 
@@ -286,8 +365,14 @@ class Notebook:
         pinned = item.get("pinned", False)
         if not isinstance(pinned, bool):
             raise ImportFormatError(f"{where}.pinned must be true or false.")
+        demo = {}
+        for key in ("demo_query", "demo_answer"):
+            value = item.get(key)
+            if value is not None and not isinstance(value, str):
+                raise ImportFormatError(f"{where}.{key} must be text.")
+            demo[key] = value
         return {"text": text.strip(), "tags": tags, "status": status, "source": source,
-                "pinned": pinned, **counts}
+                "pinned": pinned, **counts, **demo}
 
     def import_markdown(self, text: str) -> list[Lesson]:
         entries: list[tuple[int, str]] = []  # (line number, raw bullet text with continuations)

@@ -23,6 +23,14 @@ class LessonRef:
 
     id: int
     text: str
+    demo_query: str | None = None  # an optional demonstration: a question...
+    demo_answer: str | None = None  # ...and its ideal answer
+
+    @property
+    def demo(self) -> tuple[str, str] | None:
+        if self.demo_query and self.demo_answer:
+            return self.demo_query, self.demo_answer
+        return None
 
 
 @dataclass
@@ -102,15 +110,19 @@ def compose(doc: PromptDocument, conversation: list[dict], *, pinned: list[Lesso
     used = 0
     for lesson in sorted(pinned, key=lambda l: l.id):  # stable order keeps the cache
         cost = count_tokens(f"- {lesson.text}\n")
+        if lesson.demo:  # a demonstration costs its tokens from the same budget
+            cost += count_tokens(lesson.demo[0]) + count_tokens(lesson.demo[1])
         if used + cost > doc.lesson_budget:
             over.append(lesson.id)
             continue
         included.append(lesson)
         used += cost
+    demos = [l.demo for l in included if l.demo]
     if included:
         block = lessons_block(included)
         parts.append(block)
-        breakdown["lessons"] = count_tokens(block)
+        breakdown["lessons"] = count_tokens(block) + sum(
+            count_tokens(q) + count_tokens(a) for q, a in demos)
     else:
         breakdown["lessons"] = 0
 
@@ -122,6 +134,11 @@ def compose(doc: PromptDocument, conversation: list[dict], *, pinned: list[Lesso
                      {"role": "assistant", "content": ex.assistant}]
         examples_tokens += count_tokens(ex.user) + count_tokens(ex.assistant)
     breakdown["examples"] = examples_tokens
+    # Pinned lessons' demonstrations follow the document's examples as earlier
+    # turns (URIAL renders them as Query/Answer pairs); they are stable between
+    # turns, so the cached prefix survives.
+    for q, a in demos:
+        messages += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
 
     convo = [dict(m) for m in conversation if m["role"] != "system"]
     retrieved_ids = []
