@@ -377,3 +377,65 @@ def test_drop_a_prompt_file_to_import_it(qtbot, open_window, tmp_path):
     w.import_file(str(bad))
     assert "broken.json was not imported" in w.banner.text() and "messages[0].role" in w.banner.text()
     assert w.prompt.editor.toPlainText() == "You are Acme support."  # nothing lost
+
+
+def test_teach_an_output_into_a_lesson_that_changes_the_next_answer(qtbot, open_window):
+    w = open_window()
+    w.sampling.max_tokens.setValue(60)
+    w.sampling.repeat_penalty.setValue(1.0)
+    send(qtbot, w, "How far is it from Paris to Berlin?")
+    qtbot.mouseClick(w.outputs.cards[0].teach_button, Qt.LeftButton)
+    dialog = w.teach_dialog
+    dialog.ideal.setPlainText("It is about 880 km from Paris to Berlin.")
+    qtbot.mouseClick(dialog.propose, Qt.LeftButton)
+    qtbot.waitUntil(lambda: dialog.propose.isEnabled(), timeout=120_000)
+    assert "Proposed" in dialog.status.text() or "no usable rule" in dialog.status.text()
+    dialog.rule.setText("When asked how far apart two cities are, give the distance in km.")
+    qtbot.mouseClick(dialog.save, Qt.LeftButton)
+    lesson = w.ws.notebook.pinned()[-1]
+    assert lesson.demo_answer == "It is about 880 km from Paris to Berlin." and not dialog.isVisible()
+    assert "give the distance in km" in w.prompt.preview.toPlainText()
+    send(qtbot, w, "What is the distance between Vienna and Prague?")
+    assert "km" in w.outputs.cards[0].text  # a different question of the same kind
+
+
+def test_bad_rating_moves_tallies_and_offers_reflection(qtbot, open_window):
+    w = open_window()
+    w.ws.notebook.add("When greeting, mention the weather.", pinned=True)
+    w.recompose()
+    send(qtbot, w, "Hello!")
+    card = w.outputs.cards[0]
+    assert not card.reflect_button.isVisible()
+    qtbot.mouseClick(card.bad, Qt.LeftButton)
+    assert card.reflect_button.isVisible()
+    lesson = w.ws.notebook.pinned()[0]
+    assert lesson.harmful == 1 and lesson.flagged
+    assert "⚑" in w.notebook.list.topLevelItem(0).text(4)
+    qtbot.mouseClick(card.reflect_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: "Reflection:" in w.notebook.message.text(), timeout=120_000)
+    assert len(w.proposals.pending()) == w.notebook.proposal_list.topLevelItemCount()
+
+
+def test_proposals_accept_reject_and_undo_in_the_panel(qtbot, open_window):
+    from workbench.reflection import Proposal
+    w = open_window(load_model=False)
+    nb = w.notebook
+    keep = w.proposals.add(Proposal("When asked for a recipe, list the ingredients first.", "r", "new"),
+                           "rating")
+    drop = w.proposals.add(Proposal("When asked for a recipe, skip the ingredients.", "r", "new"),
+                           "rating")
+    nb.refresh()
+    assert nb.tabs.tabText(1) == "Proposals (2)"
+    nb.proposal_list.setCurrentItem(nb.proposal_list.topLevelItem(1))
+    qtbot.mouseClick(nb.findChild(QPushButton, "rejectProposalButton"), Qt.LeftButton)
+    nb.proposal_list.setCurrentItem(nb.proposal_list.topLevelItem(0))
+    nb.proposal_edit.setText("When asked for a recipe, list the ingredients before the steps.")
+    nb.accept_proposal(edited=True)
+    assert [l.text for l in w.ws.notebook.pinned()] == [
+        "When asked for a recipe, list the ingredients before the steps."]
+    assert "ingredients before the steps" in w.prompt.preview.toPlainText()
+    assert nb.tabs.tabText(1) == "Proposals" and w.proposals.get(drop).status == "rejected"
+    assert any("add" in nb.history.item(i).text() for i in range(nb.history.count()))
+    qtbot.mouseClick(nb.findChild(QPushButton, "undoButton"), Qt.LeftButton)
+    assert w.ws.notebook.pinned() == [] and "ingredients" not in w.prompt.preview.toPlainText()
+    assert w.proposals.get(keep).status == "accepted"

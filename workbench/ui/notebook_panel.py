@@ -4,12 +4,13 @@ import html
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAbstractTextDocumentLayout, QTextDocument
-from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
-                               QStyle, QStyledItemDelegate, QTreeWidget, QTreeWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget,
+                               QPushButton, QStyle, QStyledItemDelegate, QTabWidget, QTreeWidget,
+                               QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from ..errors import WorkbenchError
 from ..notebook import HIGHLIGHT, Notebook
+from ..proposals import ProposalStore
 
 TEXT_COLUMN = 1
 
@@ -55,7 +56,7 @@ class HtmlDelegate(QStyledItemDelegate):
 
 class NotebookPanel(QWidget):
     """Args:
-        notebook: the Notebook to show and change.
+        notebook: the Notebook to show and change; proposals: lessons waiting for review.
 
     Signals:
         changed(): lessons changed (the prompt preview and budget must update).
@@ -63,10 +64,11 @@ class NotebookPanel(QWidget):
 
     changed = Signal()
 
-    def __init__(self, notebook: Notebook, parent=None):
+    def __init__(self, notebook: Notebook, proposals: ProposalStore, parent=None):
         super().__init__(parent)
         self.setObjectName("notebookPanel")
         self.notebook = notebook
+        self.proposals = proposals
         self.in_prompt: set[int] = set()
         self.retrieved: set[int] = set()
         self._pending_duplicate: int | None = None
@@ -129,13 +131,67 @@ class NotebookPanel(QWidget):
         dup_row.addWidget(self.merge_button)
         dup_row.addWidget(self.force_button)
 
+        lessons = QWidget()
+        lv = QVBoxLayout(lessons)
+        lv.setContentsMargins(0, 4, 0, 0)
+        lv.addWidget(self.search)
+        lv.addWidget(self.list, 1)
+        lv.addLayout(edit_row)
+        lv.addLayout(buttons)
+        lv.addLayout(dup_row)
+
+        self.proposal_list = QTreeWidget()
+        self.proposal_list.setObjectName("proposalList")
+        self.proposal_list.setHeaderLabels(["#", "proposed rule", "compared with the notebook", "from"])
+        self.proposal_list.setRootIsDecorated(False)
+        self.proposal_list.setWordWrap(True)
+        ph = self.proposal_list.header()
+        ph.setSectionResizeMode(1, QHeaderView.Stretch)
+        ph.setSectionResizeMode(2, QHeaderView.Stretch)
+        self.proposal_list.currentItemChanged.connect(
+            lambda item, _: item and self.proposal_edit.setText(item.text(1)))
+        self.proposal_edit = QLineEdit()
+        self.proposal_edit.setPlaceholderText("Select a proposal; edit its rule here before accepting")
+        accept = QPushButton("Accept")
+        accept.setObjectName("acceptProposalButton")
+        accept.clicked.connect(lambda: self.accept_proposal(edited=False))
+        accept_edit = QPushButton("Accept my edit")
+        accept_edit.clicked.connect(lambda: self.accept_proposal(edited=True))
+        reject = QPushButton("Reject")
+        reject.setObjectName("rejectProposalButton")
+        reject.clicked.connect(self.reject_proposal)
+        proposals_page = QWidget()
+        pv = QVBoxLayout(proposals_page)
+        pv.setContentsMargins(0, 4, 0, 0)
+        pv.addWidget(self.proposal_list, 1)
+        pv.addWidget(self.proposal_edit)
+        prow = QHBoxLayout()
+        for b in (accept, accept_edit, reject):
+            prow.addWidget(b)
+        prow.addStretch()
+        pv.addLayout(prow)
+
+        self.history = QListWidget()
+        self.history.setObjectName("historyList")
+        undo = QPushButton("Undo the newest change")
+        undo.setObjectName("undoButton")
+        undo.clicked.connect(self.undo)
+        history_page = QWidget()
+        hv = QVBoxLayout(history_page)
+        hv.setContentsMargins(0, 4, 0, 0)
+        hv.addWidget(self.history, 1)
+        hrow = QHBoxLayout()
+        hrow.addWidget(undo)
+        hrow.addStretch()
+        hv.addLayout(hrow)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(lessons, "Lessons")
+        self.tabs.addTab(proposals_page, "Proposals")
+        self.tabs.addTab(history_page, "History")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.search)
-        layout.addWidget(self.list, 1)
-        layout.addLayout(edit_row)
-        layout.addLayout(buttons)
-        layout.addLayout(dup_row)
+        layout.addWidget(self.tabs)
         self.refresh()
 
     # -- showing -------------------------------------------------------------------
@@ -156,13 +212,56 @@ class NotebookPanel(QWidget):
             where = ("pinned" if lesson.id in self.in_prompt else
                      "retrieved" if lesson.id in self.retrieved else
                      "over budget" if lesson.pinned else "")
+            tally = f"+{lesson.helpful}/−{lesson.harmful}" + (" ⚑" if lesson.flagged else "")
+            if lesson.demo_query:
+                text_html += ' <span style="color:#8A94A3">(with demonstration)</span>'
             item = QTreeWidgetItem([str(lesson.id), text_html, " ".join(f"#{t}" for t in lesson.tags),
-                                    lesson.source, f"+{lesson.helpful}/−{lesson.harmful}", where])
+                                    lesson.source, tally, where])
+            if lesson.flagged:
+                item.setToolTip(4, "Flagged: this lesson hurt more often than it helped. Review it.")
             item.setData(0, Qt.UserRole, lesson.id)
             item.setToolTip(TEXT_COLUMN, lesson.text)
             self.list.addTopLevelItem(item)
             if lesson.id == current:
                 self.list.setCurrentItem(item)
+        self._refresh_proposals()
+        self._refresh_history()
+
+    def _refresh_proposals(self) -> None:
+        self.proposal_list.clear()
+        pending = self.proposals.pending()
+        for p in pending:
+            if p.verdict == "duplicate" and p.related_id:
+                compared = f"nearly the same as #{p.related_id}: {self._text(p.related_id)}"
+            elif p.verdict == "conflict" and p.related_id:
+                compared = f"may contradict #{p.related_id}: {self._text(p.related_id)}"
+            else:
+                compared = "new"
+            if p.demo:
+                compared += " · with a demonstration"
+            item = QTreeWidgetItem([str(p.id), p.rule, compared, p.origin])
+            item.setData(0, Qt.UserRole, p.id)
+            item.setToolTip(1, p.reason)
+            self.proposal_list.addTopLevelItem(item)
+        self.tabs.setTabText(1, f"Proposals ({len(pending)})" if pending else "Proposals")
+
+    def _text(self, lesson_id: int) -> str:
+        try:
+            return self.notebook.get(lesson_id).text
+        except WorkbenchError:
+            return "(gone)"
+
+    def _refresh_history(self) -> None:
+        self.history.clear()
+        for e in self.notebook.recent_events():
+            if e["action"] == "tally":
+                continue
+            text = (e["after"] or {}).get("text", "")
+            why = f" — {e['reason']}" if e["reason"] else ""
+            if e["action"] == "undo":
+                why = f" — undid change {e['reason']}"
+            self.history.addItem(f"{e['created'][:16].replace('T', ' ')}  {e['action']:<8} "
+                                 f"#{e['lesson_id']}  {text}{why}")
 
     def current_id(self) -> int | None:
         item = self.list.currentItem()
@@ -235,3 +334,38 @@ class NotebookPanel(QWidget):
 
     def retire(self) -> None:
         self._act(lambda i: self.notebook.retire(i))
+
+    def _current_proposal(self) -> int | None:
+        item = self.proposal_list.currentItem()
+        return item.data(0, Qt.UserRole) if item else None
+
+    def accept_proposal(self, edited: bool = False) -> None:
+        pid = self._current_proposal()
+        if pid is None:
+            self._say("Select a proposal first.")
+            return
+        try:
+            lesson = self.proposals.accept(pid, rule=self.proposal_edit.text() if edited else None)
+        except WorkbenchError as e:
+            self._say(str(e))
+            return
+        self._say(f"Proposal {pid} is now lesson #{lesson.id}.")
+        self.refresh()
+        self.changed.emit()
+
+    def reject_proposal(self) -> None:
+        pid = self._current_proposal()
+        if pid is not None:
+            self.proposals.reject(pid)
+            self._say(f"Proposal {pid} rejected.")
+            self.refresh()
+
+    def undo(self) -> None:
+        try:
+            lesson = self.notebook.undo()
+        except WorkbenchError as e:
+            self._say(str(e))
+            return
+        self._say(f"Undone: lesson #{lesson.id} is back as it was.")
+        self.refresh()
+        self.changed.emit()

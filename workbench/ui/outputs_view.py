@@ -30,6 +30,8 @@ class OutputCard(QFrame):
 
     accepted = Signal()
     rated = Signal(int, str)
+    teach = Signal()
+    reflect = Signal()
 
     def __init__(self, label: str, parent=None):
         super().__init__(parent)
@@ -63,6 +65,17 @@ class OutputCard(QFrame):
             b.setCheckable(True)
             b.setEnabled(False)
             b.clicked.connect(lambda _=False, v=value: self.rate(0 if self.rating == v else v))
+        self.teach_button = QPushButton("Teach…")
+        self.teach_button.setObjectName("teachButton")
+        self.teach_button.setToolTip("Edit this answer into the ideal one; it becomes a lesson's "
+                                     "demonstration")
+        self.teach_button.setEnabled(False)
+        self.teach_button.clicked.connect(self.teach)
+        self.reflect_button = QPushButton("Reflect")
+        self.reflect_button.setObjectName("reflectButton")
+        self.reflect_button.setToolTip("Ask the model which lessons would have fixed this answer")
+        self.reflect_button.hide()
+        self.reflect_button.clicked.connect(self.reflect)
         self.copy = QPushButton("Copy")
         self.copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.text))
         self.comment = QLineEdit()
@@ -76,12 +89,17 @@ class OutputCard(QFrame):
         buttons = QHBoxLayout()
         for w in (self.accept_button, self.good, self.bad, self.copy):
             buttons.addWidget(w)
+        learn = QHBoxLayout()
+        learn.addWidget(self.teach_button)
+        learn.addWidget(self.reflect_button)
+        learn.addStretch()
         layout = QVBoxLayout(self)
         layout.addLayout(head)
         layout.addWidget(self.status)
         layout.addWidget(self.body, 1)
         layout.addWidget(self.comment)
         layout.addLayout(buttons)
+        layout.addLayout(learn)
 
     def append(self, piece: str) -> None:
         if not self.text:
@@ -103,7 +121,7 @@ class OutputCard(QFrame):
         self.render()
         self.status.setText(stats_line(stats))
         done = bool(self.text.strip())
-        for b in (self.accept_button, self.good, self.bad):
+        for b in (self.accept_button, self.good, self.bad, self.teach_button):
             b.setEnabled(done)
 
     def mark_answer(self, answer: str, majority: bool, tally: str) -> None:
@@ -120,6 +138,7 @@ class OutputCard(QFrame):
         self.rating = value
         self.good.setChecked(self.rating == 1)
         self.bad.setChecked(self.rating == -1)
+        self.reflect_button.setVisible(self.rating == -1)  # a bad answer offers reflection
         self.rated.emit(self.rating, self.comment.text().strip())
 
 
@@ -133,6 +152,8 @@ class OutputsView(QWidget):
 
     accepted = Signal(int)
     rated = Signal(int, int, str)
+    teach = Signal(int)
+    reflect = Signal(int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -167,6 +188,8 @@ class OutputsView(QWidget):
             card.setMinimumWidth(320)  # room for its buttons; more cards scroll sideways
             card.accepted.connect(lambda i=i: self.accepted.emit(i))
             card.rated.connect(lambda v, c, i=i: self.rated.emit(i, v, c))
+            card.teach.connect(lambda i=i: self.teach.emit(i))
+            card.reflect.connect(lambda i=i: self.reflect.emit(i))
             self.cards.append(card)
             self.row.addWidget(card, 1)
         self.timer.start()

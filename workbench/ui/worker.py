@@ -19,6 +19,17 @@ class GenerationRequest:
     mode: str = "chat"  # "chat", "urial" or "raw" (see generation.py)
 
 
+@dataclass
+class JsonRequest:
+    """One answer constrained to a JSON schema (reflection). `context` comes back as is."""
+
+    messages: list[dict]
+    mode: str
+    schema: dict
+    params: SamplingParams
+    context: object = None
+
+
 class EngineWorker(QObject):
     """Owns the Engine; lives in its own QThread. Call slots through queued signals,
     except stop(), which is called directly: a queued signal would wait behind the
@@ -32,6 +43,8 @@ class EngineWorker(QObject):
         finished(int, object): candidate i is done; a RunStats.
         failed(int, str): candidate i failed; a message for the user.
         idle(): nothing more is running.
+        jsonReady(object, str): a JsonRequest's context and the model's JSON text.
+        jsonFailed(object, str): a JsonRequest's context and a message for the user.
     """
 
     loaded = Signal(object)
@@ -41,6 +54,8 @@ class EngineWorker(QObject):
     finished = Signal(int, object)
     failed = Signal(int, str)
     idle = Signal()
+    jsonReady = Signal(object, str)
+    jsonFailed = Signal(object, str)
 
     def __init__(self, engine: Engine):
         super().__init__()
@@ -74,6 +89,18 @@ class EngineWorker(QObject):
             except WorkbenchError as e:
                 self.failed.emit(i, str(e))
         self.idle.emit()
+
+    @Slot(object)
+    def generate_json(self, request: JsonRequest) -> None:
+        # Only the text is made here; parsing and checking against the notebook
+        # happen in the window's thread, which owns the database connection.
+        try:
+            items = stream(self.engine, request.mode, request.messages, request.params,
+                           json_schema=request.schema)
+            text = "".join(i for i in items if not isinstance(i, RunStats))
+            self.jsonReady.emit(request.context, text)
+        except WorkbenchError as e:
+            self.jsonFailed.emit(request.context, str(e))
 
     def stop(self) -> None:
         """Stop the running candidate at once and skip the rest. Any thread."""
