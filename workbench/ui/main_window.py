@@ -549,7 +549,7 @@ class MainWindow(QMainWindow):
     def _mark_majority(self) -> None:
         """Self-consistency: with several samples, mark the most common final answer."""
         cards = self.outputs.cards
-        if len(cards) < 2 or self.compare.currentData() is not None:
+        if len(cards) < 3 or self.compare.currentData() is not None:  # a vote needs three
             return
         result = vote([c.text for c in cards], self.sampling.answer_regex.text().strip() or None)
         for i, card in enumerate(cards):
