@@ -5,7 +5,7 @@ import hashlib
 import pytest
 
 from workbench.chat_session import ChatSession
-from workbench.engine import RunStats, SamplingParams
+from workbench.engine import SamplingParams
 from workbench.errors import WorkbenchError
 from workbench.workspace import Workspace
 

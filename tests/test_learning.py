@@ -136,7 +136,7 @@ def test_undo(ws):
 
 def test_learn_raises_the_held_out_pass_rate(tmp_path):
     """Measured on SmolLM2-135M, greedy: 1/24 before, 18/24 after one round (4 lessons)."""
-    proc = subprocess.run(
+    subprocess.run(
         [sys.executable, "-m", "workbench.cli", "learn", "--tasks", str(TASKS), "--auto-accept",
          "--report", str(tmp_path / "report")], capture_output=True, text=True, timeout=900,
         check=True)

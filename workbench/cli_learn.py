@@ -3,8 +3,6 @@
 import sys
 from pathlib import Path
 
-from .errors import WorkbenchError
-
 
 def register(sub) -> None:
     p = sub.add_parser("learn", help="learn lessons from a task set's train split; "

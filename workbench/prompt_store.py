@@ -84,7 +84,7 @@ class PromptStore:
             return latest
         number = (latest.number if latest else 0) + 1
         with self.db.atomic():
-            vid = self.db["versions"].insert({
+            self.db["versions"].insert({
                 "document_id": doc_id, "number": number, "content": doc.to_json(),
                 "content_hash": doc.content_hash(), "note": note, "created": now(),
             }).last_pk

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout,
 from ..engine import LoadOptions, default_threads
 from ..errors import ModelFileError
 from ..models import ModelInfo, list_models, read_model_info
+from .layout import compact_body
 
 
 def _size(n: int) -> str:
@@ -80,12 +81,7 @@ class ModelPanel(QWidget):
         form.addRow("GPU layers", self.gpu_layers)
         form.addRow("Threads", self.threads)
         form.addRow("Prompting", self.mode)
-        # A form stretched across a wide dock is hard to read: keep it compact.
-        body = QWidget()
-        body.setMaximumWidth(680)
-        outer = QHBoxLayout(self)
-        outer.addWidget(body)
-        outer.addStretch()
+        body = compact_body(self, 680)
         layout = QVBoxLayout(body)
         layout.addLayout(row)
         layout.addWidget(self.info)

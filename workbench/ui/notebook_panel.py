@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QLineEdit, QLis
 from ..errors import WorkbenchError
 from ..notebook import HIGHLIGHT, Notebook
 from ..proposals import ProposalStore
+from .layout import button_row, page
 
 TEXT_COLUMN = 1
 
@@ -122,23 +123,14 @@ class NotebookPanel(QWidget):
         edit_row = QHBoxLayout()
         edit_row.addWidget(self.text, 1)
         edit_row.addWidget(self.tags)
-        buttons = QHBoxLayout()
-        for b in (self.add_button, self.save_button, self.pin_button, self.retire_button):
-            buttons.addWidget(b)
-        buttons.addStretch()
+        buttons = button_row(self.add_button, self.save_button, self.pin_button, self.retire_button)
         dup_row = QHBoxLayout()
         dup_row.addWidget(self.message, 1)
         dup_row.addWidget(self.merge_button)
         dup_row.addWidget(self.force_button)
 
-        lessons = QWidget()
-        lv = QVBoxLayout(lessons)
-        lv.setContentsMargins(0, 4, 0, 0)
-        lv.addWidget(self.search)
-        lv.addWidget(self.list, 1)
-        lv.addLayout(edit_row)
-        lv.addLayout(buttons)
-        lv.addLayout(dup_row)
+        lessons = page(self.list, edit_row, buttons, dup_row)
+        lessons.layout().insertWidget(0, self.search)
 
         self.proposal_list = QTreeWidget()
         self.proposal_list.setObjectName("proposalList")
@@ -160,30 +152,15 @@ class NotebookPanel(QWidget):
         reject = QPushButton("Reject")
         reject.setObjectName("rejectProposalButton")
         reject.clicked.connect(self.reject_proposal)
-        proposals_page = QWidget()
-        pv = QVBoxLayout(proposals_page)
-        pv.setContentsMargins(0, 4, 0, 0)
-        pv.addWidget(self.proposal_list, 1)
-        pv.addWidget(self.proposal_edit)
-        prow = QHBoxLayout()
-        for b in (accept, accept_edit, reject):
-            prow.addWidget(b)
-        prow.addStretch()
-        pv.addLayout(prow)
+        proposals_page = page(self.proposal_list, self.proposal_edit,
+                              button_row(accept, accept_edit, reject))
 
         self.history = QListWidget()
         self.history.setObjectName("historyList")
         undo = QPushButton("Undo the newest change")
         undo.setObjectName("undoButton")
         undo.clicked.connect(self.undo)
-        history_page = QWidget()
-        hv = QVBoxLayout(history_page)
-        hv.setContentsMargins(0, 4, 0, 0)
-        hv.addWidget(self.history, 1)
-        hrow = QHBoxLayout()
-        hrow.addWidget(undo)
-        hrow.addStretch()
-        hv.addLayout(hrow)
+        history_page = page(self.history, button_row(undo))
 
         self.tabs = QTabWidget()
         self.tabs.addTab(lessons, "Lessons")

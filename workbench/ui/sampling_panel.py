@@ -3,10 +3,11 @@
 from dataclasses import fields
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QDoubleSpinBox, QFormLayout, QHBoxLayout, QLineEdit, QSpinBox,
+from PySide6.QtWidgets import (QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox,
                                QWidget)
 
 from ..engine import SamplingParams
+from .layout import compact_body
 
 
 class SamplingPanel(QWidget):
@@ -55,11 +56,7 @@ class SamplingPanel(QWidget):
                                      "majority vote (self-consistency); a group, if any, is the answer")
         self.samples = ispin(1, 8, 2)
         self.samples.setObjectName("samplesSpin")
-        body = QWidget()
-        body.setMaximumWidth(520)
-        outer = QHBoxLayout(self)
-        outer.addWidget(body)
-        outer.addStretch()
+        body = compact_body(self, 520)
         form = QFormLayout(body)
         for label, w in (("Candidates", self.samples), ("Temperature", self.temperature),
                          ("Top-p", self.top_p), ("Top-k", self.top_k), ("Min-p", self.min_p),
