@@ -439,3 +439,18 @@ def test_proposals_accept_reject_and_undo_in_the_panel(qtbot, open_window):
     qtbot.mouseClick(nb.findChild(QPushButton, "undoButton"), Qt.LeftButton)
     assert w.ws.notebook.pinned() == [] and "ingredients" not in w.prompt.preview.toPlainText()
     assert w.proposals.get(keep).status == "accepted"
+
+
+def test_two_models_side_by_side(qtbot, open_window, base_model_path):
+    w = open_window()
+    i = w.compare.findData(str(base_model_path))
+    assert i > 0 and "vs gemma-3-270m-q4_k_m.gguf" in w.compare.itemText(i)
+    w.compare.setCurrentIndex(i)
+    send(qtbot, w, "What is the capital of France?")
+    chat, base = w.outputs.cards
+    assert "Smollm2" in chat.title.text() and "gemma-3-270m-q4_k_m.gguf (urial)" in base.title.text()
+    assert "Paris" in base.text and "```" not in base.text
+    runs = {r["id"]: r for r in Workspace.open().runs.recent()}
+    assert runs[chat.run_id]["model_file"] == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert (runs[base.run_id]["model_file"], runs[base.run_id]["mode"]) == ("gemma-3-270m-q4_k_m.gguf", "urial")
+    assert runs[base.run_id]["rendered_prompt"].startswith("<bos>")

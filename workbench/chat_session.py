@@ -62,20 +62,22 @@ class ChatSession:
         self.accept(user_text, answer)
 
     def log_run(self, c: Composition, params: SamplingParams, output: str, stats: RunStats,
-                version=None) -> int:
+                version=None, engine: Engine | None = None, mode: str | None = None) -> int:
         """Record one generation (the window logs every candidate, accepted or not).
 
         Args:
             version: the saved Version the prompt came from, when it was not the draft.
+            engine, mode: another model that answered (a comparison), and its mode.
         """
+        engine = engine or self.engine
         latest = version or self.ws.prompts.latest(self.document_id)
         saved = version is not None or (
             latest and latest.document.content_hash() == self.document.content_hash())
-        mode = self.mode.name
+        mode = mode or self.mode.name
         self.last_run_id = self.ws.runs.log(RunRecord(
-            model_file=self.engine.info.path, model_name=self.engine.info.name, mode=mode,
+            model_file=engine.info.path, model_name=engine.info.name, mode=mode,
             params=params.to_dict(),
-            rendered_prompt=what_the_model_sees(self.engine, mode, c.messages)[0],
+            rendered_prompt=what_the_model_sees(engine, mode, c.messages)[0],
             messages=c.messages, output=output, stats=stats.to_dict(),
             document_id=self.document_id, version_id=latest.id if saved else None,
             conversation_id=self.conversation_id,

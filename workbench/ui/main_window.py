@@ -18,9 +18,9 @@ from ..reflection import (SCHEMA, Proposal, judge, parse, reflection_messages, r
 from ..engine import Engine, RunStats, SamplingParams
 from ..errors import WorkbenchError
 from ..export_builder import build_export_input
-from ..generation import what_the_model_sees
+from ..generation import choose_mode, what_the_model_sees
 from ..importers import import_text
-from ..models import DEFAULT_CHAT_MODEL, models_dir
+from ..models import DEFAULT_CHAT_MODEL, models_dir, read_model_info
 from ..prompting import Composition
 from ..workspace import Workspace, approx_tokens
 from .conversation_view import ConversationView, ShownMessage
@@ -56,6 +56,7 @@ class Candidate:
     label: str
     composition: Composition
     version: object = None  # a saved Version, or None for the current draft
+    model: tuple[str, str] | None = None  # another model: (GGUF path, its mode)
 
 
 class MainWindow(QMainWindow):
@@ -313,12 +314,18 @@ class MainWindow(QMainWindow):
         self.refresh_compare()
 
     def refresh_compare(self) -> None:
-        """The compare choices: N samples, or the draft against each saved version."""
+        """The compare choices: N samples, the draft against each saved version, or the
+        loaded model against each other model found."""
         current = self.compare.currentData()
         self.compare.clear()
         self.compare.addItem("samples of this prompt", None)
         for v in reversed(self.ws.prompts.versions(self.document_id)):
             self.compare.addItem(f"draft vs version {v.number}", v.number)
+        loaded = self.engine.info.path if self.model_ready else None
+        for i in range(self.model_panel.models.count()):
+            path = self.model_panel.models.itemData(i)
+            if path and path != loaded:
+                self.compare.addItem(f"this model vs {Path(path).name}", path)
         i = self.compare.findData(current)
         self.compare.setCurrentIndex(max(i, 0))
 
@@ -496,13 +503,19 @@ class MainWindow(QMainWindow):
         self.stop_button.setEnabled(True)
         self.send_button.setEnabled(False)
         self.requestGenerate.emit(GenerationRequest(
-            [c.composition.messages for c in self.candidates], self.sampling.params(), mode))
+            [c.composition.messages for c in self.candidates], self.sampling.params(), mode,
+            [c.model for c in self.candidates]))
 
     def _candidates(self, pending: Pending) -> list[Candidate]:
         number = self.compare.currentData()
         if number is None:
             n = self.sampling.samples.value()
             return [Candidate(f"Candidate {i + 1}", pending.composition) for i in range(n)]
+        if isinstance(number, str):  # another model answers the same composed prompt
+            mode = choose_mode(read_model_info(number)).name
+            return [Candidate(self.engine.info.name, pending.composition),
+                    Candidate(f"{Path(number).name} ({mode})", pending.composition,
+                              model=(number, mode))]
         version = self.ws.prompts.version(self.document_id, number)
         other = self.ws.compose(version.document, pending.conversation or [],
                                 count_tokens=self._count(), n_ctx=self._n_ctx(),
@@ -530,8 +543,10 @@ class MainWindow(QMainWindow):
         self.status_speed.setText(stats_line(stats))
         if card.text:
             c = self.candidates[i]
+            other = self.worker.others.get(c.model[0]) if c.model else None
             card.run_id = self.session.log_run(c.composition, self.sampling.params(), card.text,
-                                               stats, version=c.version)
+                                               stats, version=c.version, engine=other,
+                                               mode=c.model[1] if c.model else None)
 
     def _candidate_failed(self, i: int, message: str) -> None:
         self.outputs.cards[i].fail(message)
@@ -679,6 +694,7 @@ class MainWindow(QMainWindow):
         self.model_panel.set_loaded(result)
         self.settings.setValue("model", result.info.path)
         self._show_mode()
+        self.refresh_compare()
         self.hide_error()
         if result.notice:
             self.statusBar().showMessage(result.notice, 8000)

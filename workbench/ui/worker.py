@@ -1,7 +1,7 @@
 """The engine's thread: loads models and streams candidates without freezing the window."""
 
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
@@ -17,6 +17,9 @@ class GenerationRequest:
     variants: list[list[dict]]  # one message list per candidate
     params: SamplingParams
     mode: str = "chat"  # "chat", "urial" or "raw" (see generation.py)
+    # Per candidate, another model to answer with: (GGUF path, its mode), or None for
+    # the loaded model. Other models are loaded on first use and kept.
+    models: list[tuple[str, str] | None] = field(default_factory=list)
 
 
 @dataclass
@@ -60,7 +63,9 @@ class EngineWorker(QObject):
     def __init__(self, engine: Engine):
         super().__init__()
         self.engine = engine
+        self.others: dict[str, Engine] = {}  # models loaded for comparisons
         self._stop_all = threading.Event()
+        self._running: Engine = engine
 
     @Slot(str, object)
     def load(self, path: str, options: LoadOptions) -> None:
@@ -80,8 +85,11 @@ class EngineWorker(QObject):
             seed = None if base_seed is None else base_seed + i
             params = replace(request.params, seed=seed)
             self.started.emit(i)
+            other = request.models[i] if i < len(request.models) else None
             try:
-                for item in stream(self.engine, request.mode, messages, params):
+                engine, mode = (self._other(other[0]), other[1]) if other else (self.engine, request.mode)
+                self._running = engine
+                for item in stream(engine, mode, messages, params):
                     if isinstance(item, RunStats):
                         self.finished.emit(i, item)
                     else:
@@ -102,9 +110,18 @@ class EngineWorker(QObject):
         except WorkbenchError as e:
             self.jsonFailed.emit(request.context, str(e))
 
+    def _other(self, path: str) -> Engine:
+        if path not in self.others:
+            engine = Engine()
+            opts = self.engine.load_result
+            engine.load(path, LoadOptions(n_ctx=opts.n_ctx if opts else None))
+            self.others[path] = engine
+        return self.others[path]
+
     def stop(self) -> None:
         """Stop the running candidate at once and skip the rest. Any thread."""
         self._stop_all.set()
+        self._running.cancel()
         self.engine.cancel()
 
 
