@@ -151,3 +151,16 @@ def test_import_is_all_or_nothing_inside_sqlite(nb, monkeypatch):
         nb.import_json(good)
     monkeypatch.undo()
     assert nb.lessons(None) == []
+
+
+def test_retrieval_uses_telling_words_and_leaves_no_transaction_open(nb):
+    units = add(nb, UNITS_RULE)
+    for i in range(30):  # "answer" is in every lesson: it cannot tell them apart
+        add(nb, f"When asked about topic {i}, answer with care number {i}.", force=True)
+    # Rarest first; words in no lesson are dropped ("please", "units"). In a notebook
+    # this small every present word is under the threshold, so "answer" stays.
+    assert nb._telling_words("Please answer: what distance units?") == ["distance", "answer"]
+    assert [l.id for l in nb.relevant("Please answer: what distance units?", k=1)] == [units.id]
+    # Scratch work must not open a transaction on the user's database: later
+    # writes would then never be committed.
+    assert not nb.db.conn.in_transaction

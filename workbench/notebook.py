@@ -6,17 +6,21 @@ lesson before and after, so history can be shown and changes undone.
 
 import difflib
 import json
+import sqlite3
 from dataclasses import asdict, dataclass
 
 import sqlite_utils
 
 from .db import now
 from .errors import ImportFormatError, WorkbenchError
-from .fts import fts_query, words
+from .fts import MAX_ANY_TERMS, STOPWORDS, fts_query, words
 from .prompting import LessonRef
 
 STATUSES = ("active", "retired")
 SOURCES = ("user", "model")
+# Retrieval ranks lessons by the words of a message found in at most this many
+# lessons (the rarest word is used when every word is commoner).
+RARE_WORD_LESSONS = 2000
 # Two lessons this alike are offered as a merge rather than added twice.
 DUPLICATE_THRESHOLD = 0.8
 HIGHLIGHT = ("[", "]")
@@ -90,6 +94,7 @@ class Notebook:
 
     def __init__(self, db: sqlite_utils.Database):
         self.db = db
+        self._stemmer: sqlite3.Connection | None = None
 
     # -- reading -----------------------------------------------------------
 
@@ -137,8 +142,45 @@ class Notebook:
         """Retrieved-only lessons (active, not pinned) most relevant to a message."""
         if k <= 0:
             return []
-        hits = self.search(text, any_word=True, limit=k * 4)
+        hits = self.search(" ".join(self._telling_words(text)), any_word=True, limit=k * 4)
         return [h.lesson for h in hits if not h.lesson.pinned][:k]
+
+    def _stems(self, found: list[str]) -> dict[int, str]:
+        """Index of each word -> its stem, as the lessons index stems it (porter)."""
+        if self._stemmer is None:
+            # A private in-memory database: writing scratch rows in the user's
+            # database would open transactions there.
+            self._stemmer = sqlite3.connect(":memory:", check_same_thread=False)
+            self._stemmer.execute("create virtual table q using fts5(x, tokenize='porter')")
+            self._stemmer.execute("create virtual table qv using fts5vocab(q, 'instance')")
+        with self._stemmer:
+            self._stemmer.executemany("insert into q(rowid, x) values (?, ?)", list(enumerate(found)))
+            stems = dict(self._stemmer.execute("select doc, term from qv").fetchall())
+            self._stemmer.execute("delete from q")
+        return stems
+
+    def _telling_words(self, text: str) -> list[str]:
+        """The message's words that can tell lessons apart: those in few lessons.
+
+        bm25 scores every lesson an OR query matches, so a word found in tens of
+        thousands of lessons costs tens of milliseconds and adds little to the
+        ranking (its weight is low anyway). Words are stemmed by FTS5's own porter
+        tokenizer, then looked up in the index's vocabulary.
+        """
+        found = [w for w in dict.fromkeys(words(text)) if w.lower() not in STOPWORDS][:MAX_ANY_TERMS]
+        if not found:
+            return []
+        stems = self._stems(found)
+        # Read-only, so it opens no transaction on the user's database.
+        self.db.execute("create virtual table if not exists temp.lessons_vocab "
+                        "using fts5vocab(main, lessons_fts, 'row')")
+        marks = ",".join("?" * len(set(stems.values())))
+        freq = dict(self.db.execute(f"select term, doc from temp.lessons_vocab where term in ({marks})",
+                                    list(set(stems.values()))).fetchall())
+        ranked = sorted((freq.get(stems.get(i), 0), w) for i, w in enumerate(found))
+        present = [(df, w) for df, w in ranked if df > 0]
+        telling = [w for df, w in present if df <= RARE_WORD_LESSONS]
+        return telling or [w for _, w in present[:1]]
 
     def pinned(self) -> list[Lesson]:
         rows = self.db.query("select * from lessons where status = 'active' and pinned = 1 "
