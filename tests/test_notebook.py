@@ -164,3 +164,13 @@ def test_retrieval_uses_telling_words_and_leaves_no_transaction_open(nb):
     # Scratch work must not open a transaction on the user's database: later
     # writes would then never be committed.
     assert not nb.db.conn.in_transaction
+
+
+def test_words_in_too_many_lessons_are_left_out_of_retrieval(nb, monkeypatch):
+    monkeypatch.setattr("workbench.notebook.RARE_WORD_LESSONS", 5)
+    units = add(nb, UNITS_RULE)
+    for i in range(10):
+        add(nb, f"When asked about topic {i}, answer with care number {i}.", force=True)
+    assert nb._telling_words("Please answer: what distance units?") == ["distance"]
+    assert nb._telling_words("answer") == ["answer"]  # nothing rarer: the rarest is kept
+    assert [l.id for l in nb.relevant("answer the distance", k=3)] == [units.id]

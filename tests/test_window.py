@@ -454,3 +454,12 @@ def test_two_models_side_by_side(qtbot, open_window, base_model_path):
     assert runs[chat.run_id]["model_file"] == "SmolLM2-135M-Instruct.Q4_1.gguf"
     assert (runs[base.run_id]["model_file"], runs[base.run_id]["mode"]) == ("gemma-3-270m-q4_k_m.gguf", "urial")
     assert runs[base.run_id]["rendered_prompt"].startswith("<bos>")
+
+
+def test_model_hash_is_made_off_the_window_thread_and_filled_in(qtbot, open_window, chat_model_path):
+    import hashlib
+    w = open_window()
+    expected = hashlib.sha256(chat_model_path.read_bytes()).hexdigest()
+    qtbot.waitUntil(lambda: w.ws.runs.cached_sha256(str(chat_model_path)) == expected, timeout=10_000)
+    send(qtbot, w, "Hi")
+    assert Workspace.open().runs.get(w.outputs.cards[0].run_id)["model_sha256"] == expected

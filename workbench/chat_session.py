@@ -62,12 +62,15 @@ class ChatSession:
         self.accept(user_text, answer)
 
     def log_run(self, c: Composition, params: SamplingParams, output: str, stats: RunStats,
-                version=None, engine: Engine | None = None, mode: str | None = None) -> int:
+                version=None, engine: Engine | None = None, mode: str | None = None,
+                hash_now: bool = True) -> int:
         """Record one generation (the window logs every candidate, accepted or not).
 
         Args:
             version: the saved Version the prompt came from, when it was not the draft.
             engine, mode: another model that answered (a comparison), and its mode.
+            hash_now: hash an unknown model file now; the window passes False and has
+                the hash computed off its thread (RunLog.remember_sha256 fills it in).
         """
         engine = engine or self.engine
         latest = version or self.ws.prompts.latest(self.document_id)
@@ -81,7 +84,8 @@ class ChatSession:
             messages=c.messages, output=output, stats=stats.to_dict(),
             document_id=self.document_id, version_id=latest.id if saved else None,
             conversation_id=self.conversation_id,
-            lesson_ids=c.lessons_in_prompt + c.lessons_retrieved))
+            lesson_ids=c.lessons_in_prompt + c.lessons_retrieved,
+            model_sha256=None if hash_now else (self.ws.runs.cached_sha256(engine.info.path) or "")))
         return self.last_run_id
 
     def accept(self, user_text: str, answer: str) -> None:

@@ -1,5 +1,6 @@
 """Model files: where they live, what they are (read from GGUF metadata, not loaded)."""
 
+import functools
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -48,7 +49,18 @@ class ModelInfo:
 
 
 def read_model_info(path: str | Path) -> ModelInfo:
+    """A model's metadata; each file is read once per process while it is unchanged
+    (walking a large vocabulary to reach the tensor table takes ~0.1 s)."""
     path = Path(path)
+    try:
+        st = path.stat()
+    except OSError:
+        return _read_model_info(path, 0, 0.0)  # raises the clear "not found" error
+    return _read_model_info(path, st.st_size, st.st_mtime)
+
+
+@functools.lru_cache(maxsize=64)
+def _read_model_info(path: Path, size: int, mtime: float) -> ModelInfo:
     meta = read_gguf(path)
     f = meta.fields
     arch = f.get("general.architecture", "unknown")

@@ -25,6 +25,17 @@ class RunRecord:
     version_id: int | None = None
     conversation_id: int | None = None
     lesson_ids: list[int] = field(default_factory=list)
+    # None: hash the file now (the CLI); "": not known yet, filled in by remember_sha256.
+    model_sha256: str | None = None
+
+
+def file_sha256(path: str) -> str:
+    """SHA-256 of a file (seconds for a large model: keep it off the window's thread)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class RunLog:
@@ -35,28 +46,40 @@ class RunLog:
     def __init__(self, db: sqlite_utils.Database):
         self.db = db
 
-    def model_sha256(self, path: str) -> str:
-        """A model file's hash, computed once per (size, mtime) and remembered."""
+    def cached_sha256(self, path: str) -> str | None:
+        """The remembered hash of a model file, if its size and mtime have not changed."""
         p = Path(path)
         st = p.stat()
         rows = list(self.db["model_hashes"].rows_where(
             "path = ? and size = ? and mtime = ?", [str(p.resolve()), st.st_size, st.st_mtime]))
-        if rows:
-            return rows[0]["sha256"]
-        digest = hashlib.sha256()
-        with p.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        self.db["model_hashes"].upsert({"path": str(p.resolve()), "size": st.st_size,
-                                        "mtime": st.st_mtime, "sha256": digest.hexdigest()},
-                                       pk="path")
-        return digest.hexdigest()
+        return rows[0]["sha256"] if rows else None
+
+    def remember_sha256(self, path: str, sha256: str) -> None:
+        """Keep a model's hash, and fill it into runs logged before it was known."""
+        p = Path(path)
+        st = p.stat()
+        with self.db.atomic():
+            self.db["model_hashes"].upsert({"path": str(p.resolve()), "size": st.st_size,
+                                            "mtime": st.st_mtime, "sha256": sha256}, pk="path")
+            self.db.execute("update runs set model_sha256 = ? where model_file = ? and "
+                            "model_sha256 is null", [sha256, p.name])
+
+    def model_sha256(self, path: str) -> str:
+        """A model file's hash, computed once per (size, mtime) and remembered."""
+        cached = self.cached_sha256(path)
+        if cached:
+            return cached
+        sha = file_sha256(path)
+        self.remember_sha256(path, sha)
+        return sha
 
     def log(self, run: RunRecord) -> int:
         return self.db["runs"].insert({
             "created": now(), "document_id": run.document_id, "version_id": run.version_id,
             "conversation_id": run.conversation_id, "model_name": run.model_name,
-            "model_file": Path(run.model_file).name, "model_sha256": self.model_sha256(run.model_file),
+            "model_file": Path(run.model_file).name,
+            "model_sha256": (self.model_sha256(run.model_file) if run.model_sha256 is None
+                             else run.model_sha256 or None),
             "mode": run.mode, "params": json.dumps(run.params),
             "rendered_prompt": run.rendered_prompt, "messages": json.dumps(run.messages),
             "output": run.output, "stats": json.dumps(run.stats),

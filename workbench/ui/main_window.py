@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
     requestLoad = Signal(str, object)
     requestGenerate = Signal(object)
     requestJson = Signal(object)
+    requestHash = Signal(str)
 
     def __init__(self, workspace: Workspace, engine: Engine, worker: EngineWorker,
                  settings: QSettings, gpu_supported: bool):
@@ -237,8 +238,12 @@ class MainWindow(QMainWindow):
         self.outputs.teach.connect(self.teach)
         self.outputs.reflect.connect(self.reflect_on)
         self.requestJson.connect(self.worker.generate_json)
+        self.requestHash.connect(self.worker.hash_file)
+        # Bound methods of this window, never lambdas or other objects' methods:
+        # PySide runs those on the emitting (engine) thread.
+        self.worker.hashed.connect(self._hashed)
         self.worker.jsonReady.connect(self._json_ready)
-        self.worker.jsonFailed.connect(lambda context, message: self.show_error(message))
+        self.worker.jsonFailed.connect(self._json_failed)
         self.model_panel.loadRequested.connect(self.load_model)
         self.model_panel.mode.currentTextChanged.connect(self._mode_changed)
 
@@ -546,7 +551,10 @@ class MainWindow(QMainWindow):
             other = self.worker.others.get(c.model[0]) if c.model else None
             card.run_id = self.session.log_run(c.composition, self.sampling.params(), card.text,
                                                stats, version=c.version, engine=other,
-                                               mode=c.model[1] if c.model else None)
+                                               mode=c.model[1] if c.model else None,
+                                               hash_now=False)
+            if c.model and not self.ws.runs.cached_sha256(c.model[0]):
+                self.requestHash.emit(c.model[0])
 
     def _candidate_failed(self, i: int, message: str) -> None:
         self.outputs.cards[i].fail(message)
@@ -646,6 +654,12 @@ class MainWindow(QMainWindow):
                                           card.comment.text().strip())
         self._ask_json(situation, {"kind": "reflect", "run_id": card.run_id, "card": card})
 
+    def _json_failed(self, context: dict, message: str) -> None:
+        self.show_error(message)
+
+    def _hashed(self, path: str, sha256: str) -> None:
+        self.ws.runs.remember_sha256(path, sha256)
+
     def _json_ready(self, context: dict, raw: str) -> None:
         if context["kind"] == "teach":
             dialog = context["dialog"]
@@ -693,6 +707,8 @@ class MainWindow(QMainWindow):
         self.model_ready = True
         self.model_panel.set_loaded(result)
         self.settings.setValue("model", result.info.path)
+        if not self.ws.runs.cached_sha256(result.info.path):
+            self.requestHash.emit(result.info.path)  # seconds for a big file: not on this thread
         self._show_mode()
         self.refresh_compare()
         self.hide_error()

@@ -8,6 +8,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from ..engine import Engine, LoadOptions, RunStats, SamplingParams
 from ..errors import WorkbenchError
 from ..generation import stream
+from ..runs import file_sha256
 
 
 @dataclass
@@ -46,6 +47,7 @@ class EngineWorker(QObject):
         finished(int, object): candidate i is done; a RunStats.
         failed(int, str): candidate i failed; a message for the user.
         idle(): nothing more is running.
+        hashed(str, str): a model file's path and its SHA-256.
         jsonReady(object, str): a JsonRequest's context and the model's JSON text.
         jsonFailed(object, str): a JsonRequest's context and a message for the user.
     """
@@ -57,6 +59,7 @@ class EngineWorker(QObject):
     finished = Signal(int, object)
     failed = Signal(int, str)
     idle = Signal()
+    hashed = Signal(str, str)
     jsonReady = Signal(object, str)
     jsonFailed = Signal(object, str)
 
@@ -97,6 +100,10 @@ class EngineWorker(QObject):
             except WorkbenchError as e:
                 self.failed.emit(i, str(e))
         self.idle.emit()
+
+    @Slot(str)
+    def hash_file(self, path: str) -> None:
+        self.hashed.emit(path, file_sha256(path))
 
     @Slot(object)
     def generate_json(self, request: JsonRequest) -> None:
