@@ -385,7 +385,7 @@ def test_teach_an_output_into_a_lesson_that_changes_the_next_answer(qtbot, open_
     w.sampling.repeat_penalty.setValue(1.0)
     send(qtbot, w, "How far is it from Paris to Berlin?")
     qtbot.mouseClick(w.outputs.cards[0].teach_button, Qt.LeftButton)
-    dialog = w.teach_dialog
+    dialog = w.learning.teach_dialog
     dialog.ideal.setPlainText("It is about 880 km from Paris to Berlin.")
     qtbot.mouseClick(dialog.propose, Qt.LeftButton)
     qtbot.waitUntil(lambda: dialog.propose.isEnabled(), timeout=120_000)

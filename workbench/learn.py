@@ -20,19 +20,24 @@ from .workspace import Workspace
 EVAL_PARAMS = SamplingParams(temperature=0, seed=0, max_tokens=96, repeat_penalty=1.0)
 
 
-def rule_from_task(t: Task) -> str:
-    """A rule written from the failed task's own check, for when the model cannot phrase one."""
-    what = {"contains": f"include “{t.value}” in the answer",
+def check_phrase(t: Task) -> str:
+    """What the task's check asks for, in words."""
+    return {"contains": f"include “{t.value}” in the answer",
             "not_contains": f"never write “{t.value}”",
             "regex": f"write the answer so that it matches the pattern {t.value}",
             "equals": f"answer exactly “{t.value}”",
             "starts_with": f"begin the answer with “{t.value}”",
             "json": "answer with valid JSON only"}[t.check]
-    return f"When asked something like “{t.query}”, {what}."
+
+
+def rule_from_task(t: Task) -> str:
+    """A rule written from the failed task's own check, for when the model cannot phrase one."""
+    return f"When asked something like “{t.query}”, {check_phrase(t)}."
 
 
 def expected(t: Task) -> str:
-    return t.ideal or rule_from_task(t).split(", ", 1)[1]
+    """What a right answer looks like, for the reflection prompt."""
+    return t.ideal or check_phrase(t)
 
 
 @dataclass

@@ -324,6 +324,8 @@ class Notebook:
         """Undo one change (default: the newest that is not itself undone); recorded as
         a change of its own, so history only grows."""
         if event_id is None:
+            # An undo event keeps the id of the change it undid in its reason; tallies
+            # come from ratings and are not undone from here.
             row = next(iter(self.db.query(
                 "select id from lesson_events where action not in ('undo', 'tally') and id not in "
                 "(select cast(reason as integer) from lesson_events where action = 'undo') "

@@ -13,9 +13,7 @@ from ..chat_session import ChatSession
 from ..consistency import vote
 from ..curation import rate_run
 from ..proposals import ProposalStore
-from ..reflection import (SCHEMA, Proposal, judge, parse, reflection_messages, rule_problem,
-                          situation_from_correction, situation_from_rating)
-from ..engine import Engine, RunStats, SamplingParams
+from ..engine import Engine, RunStats
 from ..errors import WorkbenchError
 from ..export_builder import build_export_input
 from ..generation import choose_mode, what_the_model_sees
@@ -30,8 +28,8 @@ from .notebook_panel import NotebookPanel
 from .outputs_view import OutputsView, stats_line
 from .prompt_panel import PromptPanel
 from .sampling_panel import SamplingPanel
-from .teach_dialog import TeachDialog
-from .worker import EngineWorker, GenerationRequest, JsonRequest
+from .learning import LearningController
+from .worker import EngineWorker, GenerationRequest
 
 AUTOSAVE_MS = 400  # killing the app loses at most this much typing (target: under 1 s)
 RECOMPOSE_MS = 150
@@ -71,7 +69,6 @@ class MainWindow(QMainWindow):
 
     requestLoad = Signal(str, object)
     requestGenerate = Signal(object)
-    requestJson = Signal(object)
     requestHash = Signal(str)
 
     def __init__(self, workspace: Workspace, engine: Engine, worker: EngineWorker,
@@ -84,7 +81,6 @@ class MainWindow(QMainWindow):
         self.pending: Pending | None = None
         self.candidates: list[Candidate] = []
         self.export_dialog: ExportDialog | None = None
-        self.teach_dialog: TeachDialog | None = None
         self._loading_document = False
         self.setAcceptDrops(True)  # drop a prompt file to import it
         self.edit_mode: tuple[str, int] | None = None  # ("edit" | "branch", message id)
@@ -235,15 +231,14 @@ class MainWindow(QMainWindow):
         self.conversation.action.connect(self._conversation_action)
         self.outputs.accepted.connect(self.accept)
         self.outputs.rated.connect(self.rate)
-        self.outputs.teach.connect(self.teach)
-        self.outputs.reflect.connect(self.reflect_on)
-        self.requestJson.connect(self.worker.generate_json)
+        self.learning = LearningController(self)
+        self.outputs.teach.connect(self.learning.teach)
+        self.outputs.reflect.connect(self.learning.reflect_on)
         self.requestHash.connect(self.worker.hash_file)
         # Bound methods of this window, never lambdas or other objects' methods:
         # PySide runs those on the emitting (engine) thread.
         self.worker.hashed.connect(self._hashed)
-        self.worker.jsonReady.connect(self._json_ready)
-        self.worker.jsonFailed.connect(self._json_failed)
+
         self.model_panel.loadRequested.connect(self.load_model)
         self.model_panel.mode.currentTextChanged.connect(self._mode_changed)
 
@@ -601,93 +596,8 @@ class MainWindow(QMainWindow):
             rate_run(self.ws, card.run_id, rating, comment)  # lessons in its prompt get tallies
             self.notebook.refresh()
 
-    # -- learning -----------------------------------------------------------------------
-
-    def _question(self) -> str:
-        return self.pending.user_text if self.pending else ""
-
-    def _ask_json(self, situation: str, context: dict) -> None:
-        if not self.model_ready or self.generating:
-            self.show_error("The model is busy or not loaded; try again in a moment.")
-            return
-        self.requestJson.emit(JsonRequest(reflection_messages(situation), self.session.mode.name,
-                                          SCHEMA, SamplingParams(temperature=0, max_tokens=220),
-                                          {**context, "situation": situation}))
-
-    def teach(self, i: int) -> TeachDialog:
-        """Edit an output into the ideal answer; it becomes a lesson's demonstration."""
-        card = self.outputs.cards[i]
-        dialog = TeachDialog(self._question(), card.text.strip(), self)
-        dialog.proposeRequested.connect(lambda: self._propose_rule(dialog))
-        dialog.saveRequested.connect(lambda rule, ideal: self._save_taught(dialog, rule, ideal,
-                                                                           card.run_id))
-        self.teach_dialog = dialog
-        dialog.show()
-        return dialog
-
-    def _propose_rule(self, dialog: TeachDialog) -> None:
-        dialog.busy(True)
-        situation = situation_from_correction(dialog.question, dialog.answer,
-                                              dialog.ideal.toPlainText().strip())
-        self._ask_json(situation, {"kind": "teach", "dialog": dialog})
-
-    def _save_taught(self, dialog: TeachDialog, rule: str, ideal: str, run_id) -> None:
-        problem = rule_problem(rule)
-        if problem:
-            dialog.status.setText(f"The rule is {problem}.")
-            return
-        verdict, related = judge(self.ws.notebook, rule)
-        pid = self.proposals.add(Proposal(rule, "taught by a correction", verdict, related,
-                                          (dialog.question, ideal)), "correction", run_id)
-        lesson = self.proposals.accept(pid)
-        dialog.close()
-        self.notebook.refresh()
-        self.recompose()
-        self.statusBar().showMessage(f"Lesson #{lesson.id} saved with its demonstration.", 6000)
-
-    def reflect_on(self, i: int) -> None:
-        """A bad rating: ask the model which lessons would have fixed the answer."""
-        card = self.outputs.cards[i]
-        card.reflect_button.setEnabled(False)
-        card.reflect_button.setText("Reflecting…")
-        situation = situation_from_rating(self._question(), card.text.strip(),
-                                          card.comment.text().strip())
-        self._ask_json(situation, {"kind": "reflect", "run_id": card.run_id, "card": card})
-
-    def _json_failed(self, context: dict, message: str) -> None:
-        self.show_error(message)
-
     def _hashed(self, path: str, sha256: str) -> None:
         self.ws.runs.remember_sha256(path, sha256)
-
-    def _json_ready(self, context: dict, raw: str) -> None:
-        if context["kind"] == "teach":
-            dialog = context["dialog"]
-            dialog.busy(False)
-            r = parse(raw, self.ws.notebook, context["situation"])
-            usable = [p for p in r.proposals if p.acceptable]
-            if usable:
-                dialog.rule.setText(usable[0].rule)
-                dialog.status.setText(f"Proposed ({usable[0].describe()}). Rewrite it as you like.")
-            else:
-                why = r.problem or "; ".join(f"“{p.rule}”: {p.verdict}" for p in r.proposals)
-                dialog.status.setText(f"The model proposed no usable rule ({why or 'none'}). "
-                                      "Write it yourself.")
-            return
-        card = context["card"]
-        card.reflect_button.setText("Reflect")
-        card.reflect_button.setEnabled(True)
-        r = parse(raw, self.ws.notebook, context["situation"])
-        kept = [self.proposals.add(p, "rating", context["run_id"]) for p in r.proposals if p.acceptable]
-        refused = [f"“{p.rule}”: {p.verdict}" for p in r.proposals if not p.acceptable]
-        self.notebook.refresh()
-        if kept:
-            self.notebook.tabs.setCurrentIndex(1)
-            self.notebook_dock.raise_()
-        message = (f"Reflection: {len(kept)} proposal(s) wait in the notebook."
-                   + (f" Refused: {'; '.join(refused)}." if refused else "")
-                   + (f" The reply was {r.problem}." if r.problem else ""))
-        self.notebook._say(message)
 
     # -- the model ---------------------------------------------------------------------
 
