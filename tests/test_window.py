@@ -463,3 +463,40 @@ def test_model_hash_is_made_off_the_window_thread_and_filled_in(qtbot, open_wind
     qtbot.waitUntil(lambda: w.ws.runs.cached_sha256(str(chat_model_path)) == expected, timeout=10_000)
     send(qtbot, w, "Hi")
     assert Workspace.open().runs.get(w.outputs.cards[0].run_id)["model_sha256"] == expected
+
+
+def test_pinning_past_the_budget_demotes_the_least_helpful_and_says_so(qtbot, open_window):
+    w = open_window()
+    w.session.document.lesson_budget = 40
+    nb = w.notebook
+    for text in ("When asked about rivers, name the longest river first and then its length.",
+                 "When asked about mountains, give the height in metres and the country.",
+                 "When asked about birds, mention what they eat and where they nest."):
+        nb.text.setText(text)
+        nb.add()
+    helpful = w.ws.notebook.lessons()[0]
+    w.ws.notebook.tally([helpful.id], helpful=2)
+    for i in range(3):
+        nb.list.setCurrentItem(nb.list.topLevelItem(i))
+        qtbot.mouseClick(nb.pin_button, Qt.LeftButton)
+    pinned = {l.id for l in w.ws.notebook.pinned()}
+    assert helpful.id in pinned and len(pinned) < 3
+    assert "became retrieved-only" in nb.message.text()
+    moved = [l for l in w.ws.notebook.lessons() if l.id not in pinned]
+    assert all(l.status == "active" for l in moved)  # still used when relevant
+
+
+def test_auto_accept_puts_reflected_lessons_straight_in(qtbot, open_window):
+    w = open_window()
+    send(qtbot, w, "Hello!")
+    card = w.outputs.cards[0]
+    w.notebook.auto_accept.setChecked(True)
+    reply = ('{"lessons": [{"rule": "When greeting someone, ask how their day is going.", '
+             '"reason": "the greeting was cold"}, {"rule": "Hi", "reason": "x"}]}')
+    # The reply as the engine thread delivers it after a real reflection request.
+    w.learning._json_ready({"kind": "reflect", "run_id": card.run_id, "card": card,
+                            "situation": "The user said hello."}, reply)
+    assert [l.text for l in w.ws.notebook.pinned()] == ["When greeting someone, ask how their day is going."]
+    assert "Refused: “Hi”: near-empty" in w.notebook.message.text()
+    assert "ask how their day is going" in w.prompt.preview.toPlainText()
+    assert w.proposals.pending() == []

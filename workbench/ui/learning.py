@@ -104,6 +104,10 @@ class LearningController(QObject):
         card.reflect_button.setEnabled(True)
         r = parse(raw, self.w.ws.notebook, context["situation"])
         kept = [self.w.proposals.add(p, "rating", context["run_id"]) for p in r.proposals if p.acceptable]
+        if kept and self.w.notebook.auto_accept.isChecked():
+            for pid in kept:
+                self.w.proposals.accept(pid)
+            self.w.notebook.changed.emit()
         refused = [f"“{p.rule}”: {p.verdict}" for p in r.proposals if not p.acceptable]
         self.w.notebook.refresh()
         if kept:

@@ -223,7 +223,7 @@ class MainWindow(QMainWindow):
         self.prompt.changed.connect(self._document_edited)
         self.sampling.changed.connect(self._document_edited)
         self.input.textChanged.connect(self.compose_timer.start)
-        self.notebook.changed.connect(self.recompose)
+        self.notebook.changed.connect(self._notebook_changed)
         self.send_button.clicked.connect(self.send)
         self.stop_button.clicked.connect(self.stop)
         self.regen_button.clicked.connect(self.regenerate)
@@ -595,6 +595,17 @@ class MainWindow(QMainWindow):
         if card.run_id is not None:
             rate_run(self.ws, card.run_id, rating, comment)  # lessons in its prompt get tallies
             self.notebook.refresh()
+
+    def _notebook_changed(self) -> None:
+        """Keep the pinned lessons within the document's budget, and say what moved."""
+        moved = self.ws.notebook.enforce_budget(self.session.document.lesson_budget, self._count())
+        if moved:
+            self.notebook.refresh()
+            self.notebook._say(
+                f"The pinned lessons outgrew their {self.session.document.lesson_budget}-token "
+                "budget, so the least helpful became retrieved-only (still used when relevant): "
+                + "; ".join(f"#{l.id} {l.text}" for l in moved))
+        self.recompose()
 
     def _hashed(self, path: str, sha256: str) -> None:
         self.ws.runs.remember_sha256(path, sha256)

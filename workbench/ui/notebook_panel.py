@@ -4,7 +4,7 @@ import html
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAbstractTextDocumentLayout, QTextDocument
-from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget,
+from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget,
                                QPushButton, QStyle, QStyledItemDelegate, QTabWidget, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
@@ -142,6 +142,10 @@ class NotebookPanel(QWidget):
         ph.setSectionResizeMode(2, QHeaderView.Stretch)
         self.proposal_list.currentItemChanged.connect(
             lambda item, _: item and self.proposal_edit.setText(item.text(1)))
+        self.auto_accept = QCheckBox("Accept proposals without review")
+        self.auto_accept.setObjectName("autoAccept")
+        self.auto_accept.setToolTip("Off: proposals wait here for you. On: they go straight into "
+                                    "the notebook (you can still undo them in History).")
         self.proposal_edit = QLineEdit()
         self.proposal_edit.setPlaceholderText("Select a proposal; edit its rule here before accepting")
         accept = QPushButton("Accept")
@@ -153,7 +157,7 @@ class NotebookPanel(QWidget):
         reject.setObjectName("rejectProposalButton")
         reject.clicked.connect(self.reject_proposal)
         proposals_page = page(self.proposal_list, self.proposal_edit,
-                              button_row(accept, accept_edit, reject))
+                              button_row(accept, accept_edit, reject, self.auto_accept))
 
         self.history = QListWidget()
         self.history.setObjectName("historyList")
