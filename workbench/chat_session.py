@@ -44,8 +44,7 @@ class ChatSession:
 
     def compose(self, user_text: str) -> Composition:
         return self.ws.compose(self.document, [*self.history(), {"role": "user", "content": user_text}],
-                               count_tokens=self.engine.count_tokens, n_ctx=self.engine.n_ctx,
-                               model_name=self.engine.info.name)
+                               self.engine)
 
     def ask(self, user_text: str, params: SamplingParams) -> Iterator[str | RunStats]:
         """Stream the answer; the turn is stored and the run logged once it completes."""

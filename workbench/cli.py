@@ -7,7 +7,7 @@ from pathlib import Path
 
 from . import cli_learn, cli_lessons, cli_prompt, cli_share
 from .errors import WorkbenchError
-from .models import default_model_path, list_models, models_dir
+from .models import default_model_path, human_size, list_models, models_dir
 
 
 def _add_sampling(p: argparse.ArgumentParser) -> None:
@@ -56,13 +56,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _human_size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-
-
 def cmd_models(args) -> int:
     dirs = [models_dir(), *args.models_dir]
     listing = list_models(*dirs)
@@ -74,7 +67,7 @@ def cmd_models(args) -> int:
         print(f"No GGUF models in {', '.join(map(str, dirs))}. Run `make setup` or copy a .gguf there.")
     for i in listing.infos:
         print(f"{Path(i.path).name}\n  {i.name} · {i.architecture} {i.size_label} · "
-              f"{i.quantization} · {_human_size(i.file_size)} · ctx {i.context_length:,} · "
+              f"{i.quantization} · {human_size(i.file_size)} · ctx {i.context_length:,} · "
               f"{i.kind}{' (chat template found)' if i.kind == 'chat' else ' (no chat template)'}")
     for path, why in listing.errors.items():
         print(f"{Path(path).name}: unreadable: {why}", file=sys.stderr)
@@ -95,10 +88,7 @@ def _engine_for(args):
 def _params(args, saved: dict | None = None):
     """Sampling parameters: defaults, then the document's saved ones, then the flags."""
     from .engine import SamplingParams
-    p = SamplingParams()
-    for name, value in (saved or {}).items():
-        if hasattr(p, name):
-            setattr(p, name, value)
+    p = SamplingParams.from_dict(saved or {})
     for name in ("temperature", "seed", "max_tokens"):
         if getattr(args, name, None) is not None:
             setattr(p, name, getattr(args, name))

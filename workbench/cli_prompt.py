@@ -135,8 +135,7 @@ def _render_raw(ws, doc, conversation, args) -> int:
     engine = Engine()
     engine.load(args.model or default_model_path("chat"), LoadOptions(n_ctx=None))
     mode = choose_mode(engine.info, args.mode)
-    c = ws.compose(doc, conversation, count_tokens=engine.count_tokens, n_ctx=engine.n_ctx,
-                   model_name=engine.info.name)
+    c = ws.compose(doc, conversation, engine)
     text, n_tokens = what_the_model_sees(engine, mode.name, c.messages)
     sys.stdout.write(text)
     print(f"\n[{n_tokens:,} tokens · {mode.name} mode: {mode.reason}]", file=sys.stderr)

@@ -129,9 +129,7 @@ class Learner:
         self.notes: list[str] = []
 
     def answer(self, query: str) -> str:
-        c = self.ws.compose(self.doc, [{"role": "user", "content": query}],
-                            count_tokens=self.engine.count_tokens, n_ctx=self.engine.n_ctx,
-                            model_name=self.engine.info.name)
+        c = self.ws.compose(self.doc, [{"role": "user", "content": query}], self.engine)
         items = stream(self.engine, self.mode, c.messages, self.params)
         return "".join(i for i in items if not isinstance(i, RunStats)).strip()
 
@@ -143,8 +141,7 @@ class Learner:
         return out
 
     def prompt_tokens(self) -> int:
-        c = self.ws.compose(self.doc, [], count_tokens=self.engine.count_tokens,
-                            n_ctx=self.engine.n_ctx, model_name=self.engine.info.name)
+        c = self.ws.compose(self.doc, [], self.engine)
         return c.total_tokens  # sections, pinned lessons with their demonstrations, examples
 
     def propose(self, t: Task, answer: str) -> Proposal:

@@ -15,6 +15,11 @@ DEFAULT_CHAT_MODEL = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_BASE_MODEL = "gemma-3-270m-q4_k_m.gguf"
 
 
+def human_size(n: int) -> str:
+    """File sizes as people read them: 94 MB, 4.1 GB."""
+    return f"{n / (1 << 20):.0f} MB" if n < (1 << 30) else f"{n / (1 << 30):.1f} GB"
+
+
 def models_dir() -> Path:
     return Path(os.environ.get("WORKBENCH_MODELS", REPO_MODELS_DIR))
 

@@ -19,6 +19,15 @@ def approx_tokens(text: str) -> int:
     return math.ceil(len(text) / 4)
 
 
+def model_terms(engine=None) -> tuple[Callable[[str], int], int, str]:
+    """How composition counts and fills {{model}}: the loaded model's tokenizer, context and
+    name, or an estimate when none is loaded (engine: an Engine or None; not imported here
+    so the notebook commands do not load llama.cpp)."""
+    if engine is not None and engine.loaded:
+        return engine.count_tokens, engine.n_ctx, engine.info.name
+    return approx_tokens, 8192, ""
+
+
 @dataclass
 class Workspace:
     prompts: PromptStore
@@ -35,10 +44,10 @@ class Workspace:
     def db(self):
         return self.prompts.db
 
-    def compose(self, doc: PromptDocument, conversation: list[dict], *,
-                count_tokens: Callable[[str], int] = approx_tokens, n_ctx: int = 8192,
-                model_name: str = "") -> Composition:
-        """Compose doc with the pinned lessons and those relevant to the newest user message."""
+    def compose(self, doc: PromptDocument, conversation: list[dict], engine=None) -> Composition:
+        """Compose doc with the pinned lessons and those relevant to the newest user message,
+        counted with engine's tokenizer when a model is loaded (see model_terms)."""
+        count_tokens, n_ctx, model_name = model_terms(engine)
         newest = next((m["content"] for m in reversed(conversation) if m["role"] == "user"), "")
         retrieved = self.notebook.relevant(newest, doc.retrieval_k) if newest else []
         return compose(doc, conversation, pinned=[l.ref() for l in self.notebook.pinned()],

@@ -20,7 +20,7 @@ from ..generation import choose_mode, what_the_model_sees
 from ..importers import import_text
 from ..models import DEFAULT_CHAT_MODEL, models_dir, read_model_info
 from ..prompting import Composition
-from ..workspace import Workspace, approx_tokens
+from ..workspace import Workspace, model_terms
 from .conversation_view import ConversationView, ShownMessage
 from .export_dialog import ExportDialog
 from .model_panel import ModelPanel
@@ -329,16 +329,12 @@ class MainWindow(QMainWindow):
         i = self.compare.findData(current)
         self.compare.setCurrentIndex(max(i, 0))
 
-    def _count(self):
-        return self.engine.count_tokens if self.model_ready else approx_tokens
-
-    def _n_ctx(self) -> int:
-        return self.engine.load_result.n_ctx if self.model_ready else 8192
+    def _composing_engine(self) -> Engine | None:
+        # While a model (re)loads on the engine thread, count with the estimate.
+        return self.engine if self.model_ready else None
 
     def compose(self, conversation: list[dict]) -> Composition:
-        return self.ws.compose(self.session.document, conversation, count_tokens=self._count(),
-                               n_ctx=self._n_ctx(),
-                               model_name=self.engine.info.name if self.model_ready else "")
+        return self.ws.compose(self.session.document, conversation, self._composing_engine())
 
     def recompose(self) -> None:
         """Refresh the preview, the budget bar and which lessons are in play."""
@@ -518,8 +514,7 @@ class MainWindow(QMainWindow):
                               model=(number, mode))]
         version = self.ws.prompts.version(self.document_id, number)
         other = self.ws.compose(version.document, pending.conversation or [],
-                                count_tokens=self._count(), n_ctx=self._n_ctx(),
-                                model_name=self.engine.info.name)
+                                self._composing_engine())
         return [Candidate("Current draft", pending.composition),
                 Candidate(f"Version {number}", other, version)]
 
@@ -598,7 +593,8 @@ class MainWindow(QMainWindow):
 
     def _notebook_changed(self) -> None:
         """Keep the pinned lessons within the document's budget, and say what moved."""
-        moved = self.ws.notebook.enforce_budget(self.session.document.lesson_budget, self._count())
+        count_tokens, _, _ = model_terms(self._composing_engine())
+        moved = self.ws.notebook.enforce_budget(self.session.document.lesson_budget, count_tokens)
         if moved:
             self.notebook.refresh()
             self.notebook._say(

@@ -8,19 +8,15 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout,
 
 from ..engine import LoadOptions, default_threads
 from ..errors import ModelFileError
-from ..models import ModelInfo, list_models, read_model_info
+from ..models import ModelInfo, human_size, list_models, read_model_info
 from .layout import compact_body
-
-
-def _size(n: int) -> str:
-    return f"{n / (1 << 20):.0f} MB" if n < (1 << 30) else f"{n / (1 << 30):.1f} GB"
 
 
 def describe(info: ModelInfo) -> str:
     kind = ("chat — chat template found" if info.kind == "chat"
             else "base — no chat template (use URIAL or raw completion)")
     return (f"<b>{info.name}</b><br>{info.architecture} {info.size_label} · {info.quantization} · "
-            f"{_size(info.file_size)}<br>trained context {info.context_length:,} tokens · "
+            f"{human_size(info.file_size)}<br>trained context {info.context_length:,} tokens · "
             f"{info.n_layers} layers<br>{kind}")
 
 

@@ -1,7 +1,5 @@
 """Sampling settings: temperature, top-p, top-k, min-p, repeat penalty, max tokens, seed, stops."""
 
-from dataclasses import fields
-
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox,
                                QWidget)
@@ -74,8 +72,7 @@ class SamplingPanel(QWidget):
             stop=[s.strip() for s in self.stop.text().split(",") if s.strip()])
 
     def set_params(self, saved: dict) -> None:
-        names = {f.name for f in fields(SamplingParams)}
-        p = SamplingParams(**{k: v for k, v in saved.items() if k in names})
+        p = SamplingParams.from_dict(saved)
         for name in ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens"):
             widget = getattr(self, name)
             widget.blockSignals(True)
