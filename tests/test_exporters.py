@@ -251,3 +251,14 @@ def test_cli_export_and_import(tmp_path):
     proc = run("import", str(out))
     assert "now active" in proc.stderr
     assert "You are a pirate." in run("prompt", "show").stdout
+
+
+def test_export_composes_as_the_workbench_does_retrieved_lessons_included(chat_engine, tmp_path):
+    ws = Workspace.open(tmp_path / "wb.db")
+    ws.notebook.add("When asked about distances, give them in kilometres.")  # retrieved-only
+    doc = ws.prompts.load_draft(ws.prompts.active_id())
+    x = build_export_input(ws, doc, chat_engine, query="What distance is Rome from Milan?")
+    ours = ws.compose(doc, [{"role": "user", "content": "What distance is Rome from Milan?"}],
+                      chat_engine)
+    assert x.messages == ours.messages and "kilometres" in x.messages[-1]["content"]
+    assert "kilometres" in json.loads(export("llamacpp-completion", x).text)["prompt"]

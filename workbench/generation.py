@@ -38,14 +38,22 @@ def raw_document(messages: list[dict]) -> str:
     return next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
 
 
+def prompt_text(engine: Engine, mode: str, messages: list[dict],
+                template: UrialTemplate | None = None) -> str:
+    """The prompt as text, before tokenizing (a completion request carries this)."""
+    if mode == "chat":
+        return engine.render_chat(messages)
+    if mode == "urial":
+        return render_urial(messages, template or UrialTemplate.default())
+    return raw_document(messages)
+
+
 def prompt_tokens(engine: Engine, mode: str, messages: list[dict],
                   template: UrialTemplate | None = None) -> list[int]:
     """The exact tokens the model is given."""
     if mode == "chat":
-        return engine.chat_tokens(messages)
-    text = (render_urial(messages, template or UrialTemplate.default()) if mode == "urial"
-            else raw_document(messages))
-    return engine.completion_tokens(text)
+        return engine.chat_tokens(messages)  # the template writes BOS itself
+    return engine.completion_tokens(prompt_text(engine, mode, messages, template))
 
 
 def what_the_model_sees(engine: Engine, mode: str, messages: list[dict],
