@@ -20,8 +20,11 @@ from workbench.engine import Engine, LoadOptions  # noqa: E402
 from workbench.models import default_model_path  # noqa: E402
 from workbench.workspace import Workspace  # noqa: E402
 
-N_LESSONS = 100_000
-N_QUERIES = 300
+import os  # noqa: E402
+
+# BENCH_LESSONS makes a quick run (the test suite checks the script still works).
+N_LESSONS = int(os.environ.get("BENCH_LESSONS", 100_000))
+N_QUERIES = 300 if N_LESSONS >= 100_000 else 20
 random.seed(42)
 TOPICS = [w.strip(",.") for w in (
     "list number table chart distance kilometre mile answer question code python error "
@@ -95,9 +98,8 @@ def main() -> None:
         doc.set_section("guidelines", " ".join(f"Rule {i}: be clear." for i in range(80)))
         convo = [{"role": "user", "content": "How should I format a table of distances?"}]
         pinned = len(ws.notebook.pinned())
-        comp = timed(lambda _: ws.compose(doc, convo, count_tokens=engine.count_tokens,
-                                          model_name="bench"), range(100))
-        final = ws.compose(doc, convo, count_tokens=engine.count_tokens)
+        comp = timed(lambda _: ws.compose(doc, convo, engine), range(100))
+        final = ws.compose(doc, convo, engine)
         text = "\n".join(m["content"] for m in final.messages)
         tok = timed(lambda _: engine.tokenize(text), range(100))  # uncached
         print(f"composition ({pinned} pinned lessons, {final.total_tokens:,} tokens, retrieval "
