@@ -4,7 +4,6 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-export QT_QPA_PLATFORM ?= offscreen
 
 .PHONY: run test setup models bench clean
 
@@ -17,6 +16,7 @@ test: setup
 bench: setup
 	$(PY) bench/engine.py
 	$(PY) bench/notebook.py
+	$(PY) bench/markdown_render.py
 
 setup: $(VENV)/.installed models
 

@@ -69,6 +69,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         os.environ["WORKBENCH_HOME"] = home
         from PySide6.QtWidgets import QApplication
+
         from workbench.app import build, shutdown
         app = QApplication.instance() or QApplication(sys.argv)
         window, thread = build()

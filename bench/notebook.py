@@ -15,12 +15,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from workbench.document import PromptDocument  # noqa: E402
-from workbench.engine import Engine, LoadOptions  # noqa: E402
-from workbench.models import default_model_path  # noqa: E402
-from workbench.workspace import Workspace  # noqa: E402
-
 import os  # noqa: E402
+
+from workbench.prompt.document import PromptDocument  # noqa: E402
+from workbench.runtime.engine import Engine, LoadOptions  # noqa: E402
+from workbench.runtime.models import default_model_path  # noqa: E402
+from workbench.workspace import Workspace  # noqa: E402
 
 # BENCH_LESSONS makes a quick run (the test suite checks the script still works).
 N_LESSONS = int(os.environ.get("BENCH_LESSONS", 100_000))

@@ -6,13 +6,14 @@ import time
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from .db import data_home
-from .engine import Engine, gpu_offload_supported
-from .errors import WorkbenchError
-from .ui.main_window import MainWindow
-from .ui.style import STYLE_SHEET
-from .ui.worker import start_worker
-from .workspace import Workspace
+from workbench.db import data_home
+from workbench.errors import WorkbenchError
+from workbench.logs import report_unexpected
+from workbench.runtime.engine import Engine, gpu_offload_supported
+from workbench.ui.main_window import MainWindow
+from workbench.ui.style import STYLE_SHEET
+from workbench.ui.worker import start_worker
+from workbench.workspace import Workspace
 
 
 def window_settings() -> QSettings:
@@ -28,11 +29,34 @@ def build(load_model: bool = True) -> tuple[MainWindow, object]:
     app.setStyleSheet(STYLE_SHEET)
     engine = Engine()
     worker, thread = start_worker(engine)
-    window = MainWindow(Workspace.open(), engine, worker, window_settings(), gpu_offload_supported())
+    try:
+        window = MainWindow(Workspace.open(), engine, worker, window_settings(), gpu_offload_supported())
+    except BaseException:
+        thread.quit()  # a running QThread destroyed with its owner aborts the process
+        thread.wait(5000)
+        raise
     window.worker_thread = thread
+    install_error_boundary(window)
     if load_model:
-        window.load_default()
+        window.generation.load_default()
     return window, thread
+
+
+def install_error_boundary(window: MainWindow) -> None:
+    """An exception escaping a slot becomes a message in the window and a traceback in the
+    log; the window lives on."""
+    previous = sys.excepthook
+
+    def hook(kind, exc, tb):
+        if issubclass(kind, Exception):
+            try:
+                window.show_error(str(exc) if isinstance(exc, WorkbenchError)
+                                  else report_unexpected(exc.with_traceback(tb), "the window"))
+            except RuntimeError:  # the window is already gone
+                pass
+        previous(kind, exc, tb)  # still printed (and, under pytest-qt, still a failure)
+
+    sys.excepthook = hook
 
 
 def shutdown(window: MainWindow, thread) -> None:
@@ -46,9 +70,10 @@ def main() -> int:
     app = QApplication.instance() or QApplication(sys.argv)
     try:
         window, thread = build()
-    except WorkbenchError as e:  # e.g. a database from a newer version
+    except Exception as e:  # noqa: BLE001 - e.g. a database from a newer version
         from PySide6.QtWidgets import QMessageBox
-        QMessageBox.critical(None, "Prompt Workbench", str(e))
+        message = str(e) if isinstance(e, WorkbenchError) else report_unexpected(e, "starting the window")
+        QMessageBox.critical(None, "Prompt Workbench", message)
         return 1
     window.resize(1600, 1000)
     window.show()

@@ -1,20 +1,174 @@
-"""The SQLite file: where it lives, how it is opened, and its append-only migrations."""
+"""The SQLite file: where it lives, how it is opened, how writes take turns, and its migrations.
 
+Writes wait their turn: every write is one `db.atomic(what)` block that begins IMMEDIATE, so
+SQLite's busy timeout applies (a deferred transaction that reads first and then writes
+fails at once with SQLITE_BUSY_SNAPSHOT when another writer got in between, never
+waiting). A lock held past the bound is a DatabaseBusyError, and a read-only file opens
+read-only with a notice instead of failing on its first write.
+"""
+
+import contextlib
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 import platformdirs
 import sqlite_utils
 
-from .errors import WorkbenchError
+from workbench.errors import WorkbenchError
 
 MIGRATION_SET = "workbench"
 migrations = sqlite_utils.Migrations(MIGRATION_SET)
 
+# How long, in all, a write waits for another writer before giving up (seconds); the
+# environment variable lets a script choose to fail sooner or wait longer.
+WRITE_WAIT_S = 10.0
+WAIT_ENV = "WORKBENCH_DB_WAIT"
+# SQLite's own busy handler waits (sleeping in growing steps) up to this long per attempt;
+# attempts repeat, with backoff, until the total wait is spent.
+ATTEMPT_WAIT_S = 5.0
+_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
 
 class DatabaseError(WorkbenchError):
-    """The database cannot be used: locked, from a newer version, or damaged."""
+    """The database cannot be used: locked, read-only, from a newer version, or damaged."""
+
+
+class DatabaseBusyError(DatabaseError):
+    """Another program held the write lock past the bound. Nothing was written: keep the
+    unsaved thing and call the same store method again later."""
+
+    def __init__(self, path: Path, what: str, waited: float | None = None,
+                 message: str | None = None):
+        self.path, self.what, self.waited = path, what, waited
+        waited_for = f" (waited {waited:g} s)" if waited else ""
+        super().__init__(message or (
+            f"The database {path} is busy: another Prompt Workbench (or program) is writing "
+            f"to it; your {what} was not saved yet{waited_for}. Nothing was changed; try "
+            "again once the other one has finished."))
+
+
+class DatabaseReadOnlyError(DatabaseError):
+    """A write to a read-only database: refused before anything changed."""
+
+
+class WorkbenchDatabase(sqlite_utils.Database):
+    """sqlite-utils' Database whose writes begin IMMEDIATE, wait their turn, and explain
+    themselves when the file is busy, read-only or full.
+
+    Attributes:
+        path: the database file.
+        read_only: True when it was opened read-only; notice then says why, for the user.
+        busy_wait: seconds a write waits in all for another writer.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, read_only_reason: str | None,
+                 busy_wait: float):
+        # Set before sqlite-utils runs its first statement: execute() reads them.
+        self.path, self.busy_wait = path, busy_wait
+        self.read_only_reason = read_only_reason
+        self._what: str | None = None
+        super().__init__(conn)
+
+    @property
+    def read_only(self) -> bool:
+        """Whether writes are refused (see notice)."""
+        return self.read_only_reason is not None
+
+    @property
+    def notice(self) -> str | None:
+        """What to tell the user about a read-only database (None when it is writable)."""
+        if not self.read_only:
+            return None
+        return (f"The database {self.path} is read-only ({self.read_only_reason}): everything "
+                "can be read, but no change can be saved. Make the file and its folder "
+                "writable and reopen Prompt Workbench to save changes.")
+
+    def _read_only_error(self, what: str) -> DatabaseReadOnlyError:
+        return DatabaseReadOnlyError(
+            f"The database {self.path} is read-only ({self.read_only_reason}): your {what} "
+            "was not saved and nothing was changed. Make the file and its folder writable, "
+            "then try again.")
+
+    @contextlib.contextmanager
+    def atomic(self, what: str = "change"):
+        """One all-or-nothing write. what names it for messages ("lesson", "draft").
+
+        The outermost block takes the write lock up front (BEGIN IMMEDIATE); nested blocks
+        (including sqlite-utils' own, inside insert/update) are savepoints within it.
+        Raises DatabaseBusyError when the lock stays taken past busy_wait, and
+        DatabaseReadOnlyError on a read-only database; in both cases nothing was written.
+        """
+        if self.read_only:
+            raise self._read_only_error(what)
+        if self.conn.in_transaction:
+            with super().atomic():
+                yield self
+            return
+        self._begin(what)
+        self._what = what
+        try:
+            yield self
+            self.conn.execute("COMMIT")
+        except BaseException as e:
+            self.rollback()
+            better = self._translate(e, what) if isinstance(e, sqlite3.Error) else None
+            if better is not None:
+                raise better from e
+            raise
+        finally:
+            self._what = None
+
+    def _begin(self, what: str) -> None:
+        deadline = time.monotonic() + self.busy_wait
+        delay = 0.005
+        while True:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as e:
+                # SQLite has already waited up to ATTEMPT_WAIT_S; BUSY without waiting
+                # (a stale snapshot, recovery after a crash) comes back at once.
+                if _code(e) not in _BUSY:
+                    raise self._translate(e, what) or e
+                if time.monotonic() + delay >= deadline:
+                    raise DatabaseBusyError(self.path, what, self.busy_wait) from e
+                time.sleep(delay)  # backoff before the next attempt
+                delay = min(delay * 2, 0.25)
+
+    def execute(self, sql, parameters=None) -> sqlite3.Cursor:
+        """sqlite-utils' execute, with busy/read-only/full errors explained."""
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.OperationalError as e:
+            better = self._translate(e, self._what or "change")
+            if better is None:
+                raise
+            raise better from e
+
+    def _translate(self, e: sqlite3.Error, what: str) -> DatabaseError | None:
+        """A DatabaseError a person can act on, or None for errors that are bugs."""
+        code = _code(e)
+        if code in _BUSY:
+            return DatabaseBusyError(self.path, what)
+        if code == sqlite3.SQLITE_READONLY:
+            # Read-only in a way the checks at open could not see (a read-only mount,
+            # a file made immutable since): from now on writes are refused up front.
+            self.read_only_reason = self.read_only_reason or f"SQLite said: {e}"
+            return self._read_only_error(what)
+        if code == sqlite3.SQLITE_FULL:
+            return DatabaseError(f"The disk holding {self.path} is full: your {what} was not "
+                                 "saved and nothing was changed. Free some space, then try again.")
+        if code == sqlite3.SQLITE_IOERR:
+            return DatabaseError(f"Could not write {self.path} ({e}): your {what} was not "
+                                 "saved and nothing was changed.")
+        return None
+
+
+def _code(e: sqlite3.Error) -> int:
+    """The primary SQLite result code (extended codes such as BUSY_SNAPSHOT included)."""
+    return (getattr(e, "sqlite_errorcode", None) or 0) & 0xFF
 
 
 def data_home() -> Path:
@@ -23,25 +177,121 @@ def data_home() -> Path:
 
 
 def default_db_path() -> Path:
+    """The database file in the data folder."""
     return data_home() / "workbench.db"
 
 
-def open_db(path: str | Path | None = None) -> sqlite_utils.Database:
-    """Open (creating and migrating as needed) the workbench database."""
-    path = Path(path) if path else default_db_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _env_wait() -> float:
     try:
-        conn = sqlite3.connect(path, timeout=5.0, check_same_thread=False)
-        db = sqlite_utils.Database(conn)
-        # WAL lets a second running instance read while this one writes; the busy
-        # timeout makes writers wait their turn instead of failing at once.
-        db.execute("PRAGMA busy_timeout = 5000")
+        return max(0.0, float(os.environ.get(WAIT_ENV, WRITE_WAIT_S)))
+    except ValueError:
+        raise DatabaseError(f"{WAIT_ENV} must be a number of seconds, not "
+                            f"{os.environ[WAIT_ENV]!r}.") from None
+
+
+def open_db(path: str | Path | None = None, *, read_only: bool = False,
+            busy_wait: float | None = None) -> WorkbenchDatabase:
+    """Open (creating and migrating as needed) the workbench database.
+
+    Args:
+        read_only: open it read-only even if it could be written.
+        busy_wait: seconds a write waits for another writer (default WORKBENCH_DB_WAIT, or
+            WRITE_WAIT_S).
+
+    A database that cannot be written (file or folder without write permission, immutable,
+    read-only file system) opens read-only: db.read_only is True, db.notice says why, and
+    every write raises DatabaseReadOnlyError.
+    """
+    path = Path(path) if path else default_db_path()
+    wait = _env_wait() if busy_wait is None else busy_wait
+    reason = "opened read-only on request" if read_only else _why_read_only(path)
+    try:
+        if reason is None:
+            try:
+                return _open_writable(path, wait)
+            except DatabaseReadOnlyError as e:
+                reason = f"SQLite said: {e.__cause__ or 'writes are refused'}"
+            except sqlite3.OperationalError as e:
+                if _code(e) not in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN) \
+                        or not path.exists():
+                    raise
+                reason = f"SQLite said: {e}"
+        return _open_read_only(path, reason, wait)
+    except (sqlite3.DatabaseError, DatabaseBusyError) as e:
+        raise _explain(e, path) from e
+
+
+def _why_read_only(path: Path) -> str | None:
+    """Why this database can only be read (None: it can be written), creating its folder."""
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DatabaseError(f"Cannot create the data folder {folder} ({e.strerror or e}). "
+                            "Set WORKBENCH_HOME to a folder you can write to.") from None
+    # Root passes permission checks; os.access still reports immutable files and
+    # read-only file systems.
+    folder_ok = os.access(folder, os.W_OK | os.X_OK)
+    if not path.exists():
+        if not folder_ok:
+            raise DatabaseError(f"Cannot create the database {path}: its folder is not "
+                                "writable. Set WORKBENCH_HOME to a folder you can write to.")
+        return None
+    if not os.access(path, os.W_OK):
+        return "the file is not writable"
+    if not folder_ok:
+        # SQLite keeps its -wal and -shm files beside the database.
+        return "its folder is not writable"
+    return None
+
+
+def _connect(target: str, wait: float, uri: bool = False) -> sqlite3.Connection:
+    # isolation_level=None: the sqlite3 module opens no implicit (deferred) transactions
+    # of its own; every transaction is an explicit BEGIN IMMEDIATE from atomic().
+    return sqlite3.connect(target, uri=uri, timeout=min(ATTEMPT_WAIT_S, wait),
+                           check_same_thread=False, isolation_level=None)
+
+
+def _open_writable(path: Path, wait: float) -> WorkbenchDatabase:
+    db = WorkbenchDatabase(_connect(str(path), wait), path, None, wait)
+    try:
+        # WAL lets a second running instance read while this one writes.
         db.enable_wal()
         db.execute("PRAGMA foreign_keys = ON")
         _check_not_newer(db, path)
-        migrations.apply(db)
-    except sqlite3.DatabaseError as e:
-        raise _explain(e, path) from e
+        if migrations.pending(db):
+            # One transaction: two instances opening a new file at once do not both
+            # create its tables; the second finds them made.
+            with db.atomic("upgrade of the database to this version"):
+                migrations.apply(db)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _open_read_only(path: Path, reason: str, wait: float) -> WorkbenchDatabase:
+    uri = path.resolve().as_uri() + "?mode=ro"
+    conn = _connect(uri, wait, uri=True)
+    try:
+        conn.execute("select count(*) from sqlite_master").fetchone()
+    except sqlite3.OperationalError as e:
+        conn.close()
+        # A WAL database needs its -shm file, which a read-only folder cannot hold. With
+        # no -wal file left over every change is in the file itself, so it can be read as
+        # an unchanging file.
+        wal = Path(f"{path}-wal")
+        if _code(e) != sqlite3.SQLITE_CANTOPEN or (wal.exists() and wal.stat().st_size):
+            raise
+        conn = _connect(uri + "&immutable=1", wait, uri=True)
+    db = WorkbenchDatabase(conn, path, reason, wait)
+    db.execute("PRAGMA foreign_keys = ON")
+    _check_not_newer(db, path)
+    if migrations.pending(db):
+        db.close()
+        raise DatabaseError(f"{path} needs upgrading to this version of Prompt Workbench, but "
+                            f"it is read-only ({reason}). Make the file and its folder "
+                            "writable and open it again; nothing was changed.")
     return db
 
 
@@ -54,18 +304,33 @@ def _check_not_newer(db: sqlite_utils.Database, path: Path) -> None:
             f"{unknown[-1]}). Update the app; the file has not been changed.")
 
 
-def _explain(e: sqlite3.DatabaseError, path: Path) -> DatabaseError:
+def _explain(e: Exception, path: Path) -> DatabaseError:
+    if isinstance(e, DatabaseError) and not isinstance(e, DatabaseBusyError):
+        return e
     text = str(e).lower()
     if "locked" in text or "busy" in text:
-        return DatabaseError(f"The database {path} is locked by another program. "
-                             "Close the other Prompt Workbench window and try again.")
+        return DatabaseBusyError(path, "opening", message=(
+            f"The database {path} is locked by another program. "
+            "Close the other Prompt Workbench window and try again."))
     if "not a database" in text or "malformed" in text:
         return DatabaseError(f"{path} is damaged or not a Prompt Workbench database ({e}). "
                              "Move it aside to start fresh; nothing was changed.")
     return DatabaseError(f"Database error in {path}: {e}")
 
 
+def get_row(db: sqlite_utils.Database, table: str, pk: int, what: str) -> dict:
+    """The row of table (keyed by id) whose id is pk, or WorkbenchError("There is no WHAT.")."""
+    # Plain SQL: sqlite-utils' Table.get reads the table's schema first, every call.
+    cursor = db.execute(f"select * from {sqlite_utils.db.quote_identifier(table)} where id = ?",
+                        [pk])
+    row = cursor.fetchone()
+    if row is None:
+        raise WorkbenchError(f"There is no {what}.")
+    return dict(zip([d[0] for d in cursor.description], row))
+
+
 def now() -> str:
+    """The current UTC time, as the database stores it."""
     from datetime import datetime, timezone
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 

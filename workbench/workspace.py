@@ -5,13 +5,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .conversations import ConversationStore
-from .db import open_db
-from .document import PromptDocument
-from .notebook import Notebook
-from .prompt_store import PromptStore
-from .prompting import Composition, compose
-from .runs import RunLog
+from workbench.chat.conversations import ConversationStore
+from workbench.chat.runs import RunLog
+from workbench.db import open_db
+from workbench.notebook.lessons import Notebook
+from workbench.prompt.compose import Composition, compose
+from workbench.prompt.document import PromptDocument
+from workbench.prompt.store import PromptStore
 
 
 def approx_tokens(text: str) -> int:

@@ -2,11 +2,18 @@
 
 from PySide6.QtCore import QObject, Signal
 
-from ..engine import SamplingParams
-from ..reflection import (SCHEMA, Proposal, judge, parse, reflection_messages, rule_problem,
-                          situation_from_correction, situation_from_rating)
-from .teach_dialog import TeachDialog
-from .worker import JsonRequest
+from workbench.errors import WorkbenchError
+from workbench.notebook.reflection import (
+    SCHEMA,
+    parse,
+    reflection_messages,
+    situation_from_correction,
+    situation_from_rating,
+)
+from workbench.notebook.teach import proposed_rule, teach
+from workbench.runtime.params import SamplingParams
+from workbench.ui.teach_dialog import TeachDialog
+from workbench.ui.worker import JsonRequest
 
 
 class LearningController(QObject):
@@ -32,7 +39,8 @@ class LearningController(QObject):
         window.worker.jsonFailed.connect(self._json_failed)
 
     def _question(self) -> str:
-        return self.w.pending.user_text if self.w.pending else ""
+        pending = self.w.session.pending
+        return pending.user_text if pending else ""
 
     def _ask_json(self, situation: str, context: dict) -> None:
         if not self.w.model_ready or self.w.generating:
@@ -60,13 +68,11 @@ class LearningController(QObject):
         self._ask_json(situation, {"kind": "teach", "dialog": dialog})
 
     def _save_taught(self, dialog: TeachDialog, rule: str, ideal: str, run_id) -> None:
-        problem = rule_problem(rule)
-        if problem:
-            dialog.status.setText(f"The rule is {problem}.")
+        try:
+            pid = teach(self.w.proposals, dialog.question, rule, ideal, run_id)
+        except WorkbenchError as e:
+            dialog.status.setText(str(e))
             return
-        verdict, related = judge(self.w.ws.notebook, rule)
-        pid = self.w.proposals.add(Proposal(rule, "taught by a correction", verdict, related,
-                                          (dialog.question, ideal)), "correction", run_id)
         lesson = self.w.proposals.accept(pid)
         dialog.close()
         self.w.notebook.refresh()
@@ -89,15 +95,12 @@ class LearningController(QObject):
         if context["kind"] == "teach":
             dialog = context["dialog"]
             dialog.busy(False)
-            r = parse(raw, self.w.ws.notebook, context["situation"])
-            usable = [p for p in r.proposals if p.acceptable]
-            if usable:
-                dialog.rule.setText(usable[0].rule)
-                dialog.status.setText(f"Proposed ({usable[0].describe()}). Rewrite it as you like.")
+            rule, why = proposed_rule(parse(raw, self.w.ws.notebook, context["situation"]))
+            if rule:
+                dialog.rule.setText(rule)
+                dialog.status.setText(f"Proposed ({why}). Rewrite it as you like.")
             else:
-                why = r.problem or "; ".join(f"“{p.rule}”: {p.verdict}" for p in r.proposals)
-                dialog.status.setText(f"The model proposed no usable rule ({why or 'none'}). "
-                                      "Write it yourself.")
+                dialog.status.setText(f"The model proposed no usable rule ({why}). Write it yourself.")
             return
         card = context["card"]
         card.reflect_button.setText("Reflect")

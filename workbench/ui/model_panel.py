@@ -1,21 +1,41 @@
 """The model panel: GGUF files found, their metadata, load options, and loading progress."""
 
+import html
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-                               QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ..engine import LoadOptions, default_threads
-from ..errors import ModelFileError
-from ..models import ModelInfo, human_size, list_models, read_model_info
-from .layout import compact_body
+from workbench.errors import ModelFileError
+from workbench.runtime.engine import default_threads
+from workbench.runtime.generation import MODE_CHOICES
+from workbench.runtime.models import ModelInfo, human_size, list_models, read_model_info
+from workbench.runtime.params import LoadOptions
+from workbench.ui.layout import compact_body
+
+
+def error_html(message) -> str:
+    """A message (which may quote text from a file) as red rich text, escaped."""
+    return f"<span style='color:#B3261E'>{html.escape(str(message))}</span>"
 
 
 def describe(info: ModelInfo) -> str:
     kind = ("chat — chat template found" if info.kind == "chat"
             else "base — no chat template (use URIAL or raw completion)")
-    return (f"<b>{info.name}</b><br>{info.architecture} {info.size_label} · {info.quantization} · "
+    e = html.escape  # names come from the file: never markup
+    return (f"<b>{e(info.name)}</b><br>{e(info.architecture)} {e(info.size_label)} · "
+            f"{e(info.quantization)} · "
             f"{human_size(info.file_size)}<br>trained context {info.context_length:,} tokens · "
             f"{info.n_layers} layers<br>{kind}")
 
@@ -51,7 +71,7 @@ class ModelPanel(QWidget):
         self.threads.setValue(default_threads())
         self.mode = QComboBox()
         self.mode.setObjectName("modeCombo")
-        self.mode.addItems(["auto", "chat", "urial", "raw"])
+        self.mode.addItems(list(MODE_CHOICES))
         self.mode.setToolTip("auto: the GGUF's chat template when it has one, else URIAL "
                              "prompting (base models); raw: continue your text as written")
         self.mode_reason = QLabel()
@@ -107,7 +127,7 @@ class ModelPanel(QWidget):
             try:
                 info = read_model_info(path)
             except ModelFileError as e:
-                self.state.setText(f"<span style='color:#B3261E'>{e}</span>")
+                self.state.setText(error_html(e))
                 return
             self.models.addItem(f"{Path(path).name} ({info.kind})", path)
             i = self.models.count() - 1
@@ -127,7 +147,7 @@ class ModelPanel(QWidget):
         try:
             self.info.setText(describe(read_model_info(path)))
         except ModelFileError as e:
-            self.info.setText(f"<span style='color:#B3261E'>{e}</span>")
+            self.info.setText(error_html(e))
 
     def options(self) -> LoadOptions:
         layers = self.gpu_layers.currentText().strip() or "auto"
@@ -152,9 +172,9 @@ class ModelPanel(QWidget):
         gpu = ("GPU offload available" if result.gpu_offload_supported
                else "GPU offload not available in this llama.cpp build")
         self.state.setText(f"Loaded with a {result.n_ctx:,}-token context. {gpu}; on GPU: {layers}."
-                           + (f"<br><span style='color:#8A5A00'>{result.notice}</span>"
+                           + (f"<br><span style='color:#8A5A00'>{html.escape(result.notice)}</span>"
                               if result.notice else ""))
 
     def set_failed(self, message: str) -> None:
         self.set_loading(False)
-        self.state.setText(f"<span style='color:#B3261E'>{message}</span>")
+        self.state.setText(error_html(message))

@@ -4,14 +4,27 @@ import html
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAbstractTextDocumentLayout, QTextDocument
-from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget,
-                               QPushButton, QStyle, QStyledItemDelegate, QTabWidget, QTreeWidget,
-                               QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ..errors import WorkbenchError
-from ..notebook import HIGHLIGHT, Notebook
-from ..proposals import ProposalStore
-from .layout import button_row, page
+from workbench.errors import WorkbenchError
+from workbench.notebook.lessons import HIGHLIGHT, Notebook
+from workbench.notebook.proposals import ProposalStore
+from workbench.ui.layout import button_row, page
 
 TEXT_COLUMN = 1
 

@@ -5,10 +5,12 @@ from dataclasses import dataclass, field, replace
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from ..engine import Engine, LoadOptions, RunStats, SamplingParams
-from ..errors import WorkbenchError
-from ..generation import stream
-from ..runs import file_sha256
+from workbench.chat.runs import file_sha256
+from workbench.errors import WorkbenchError
+from workbench.logs import report_unexpected
+from workbench.runtime.engine import Engine
+from workbench.runtime.generation import collect, stream
+from workbench.runtime.params import LoadOptions, RunStats, SamplingParams, sample_seed
 
 
 @dataclass
@@ -70,52 +72,65 @@ class EngineWorker(QObject):
         self._stop_all = threading.Event()
         self._running: Engine = engine
 
+    # Every request ends in exactly one done or failed signal, whatever goes wrong: a slot
+    # that raised would leave the window waiting ("Loading…", "Reflecting…") for ever.
+
     @Slot(str, object)
     def load(self, path: str, options: LoadOptions) -> None:
         try:
-            self.loaded.emit(self.engine.load(path, options))
-        except WorkbenchError as e:
-            self.loadFailed.emit(str(e))
+            result = self.engine.load(path, options)
+        except Exception as e:  # noqa: BLE001 - the worker's error boundary
+            self.loadFailed.emit(user_message(e, f"loading {path}"))
+        else:
+            self.loaded.emit(result)
 
     @Slot(object)
     def generate(self, request: GenerationRequest) -> None:
         self._stop_all.clear()
-        base_seed = request.params.seed
-        for i, messages in enumerate(request.variants):
-            if self._stop_all.is_set():
-                break
-            # Distinct seeds so N samples of one prompt differ; reproducible when seeded.
-            seed = None if base_seed is None else base_seed + i
-            params = replace(request.params, seed=seed)
-            self.started.emit(i)
-            other = request.models[i] if i < len(request.models) else None
-            try:
-                engine, mode = (self._other(other[0]), other[1]) if other else (self.engine, request.mode)
-                self._running = engine
-                for item in stream(engine, mode, messages, params):
-                    if isinstance(item, RunStats):
-                        self.finished.emit(i, item)
-                    else:
-                        self.token.emit(i, item)
-            except WorkbenchError as e:
-                self.failed.emit(i, str(e))
-        self.idle.emit()
+        try:
+            for i, messages in enumerate(request.variants):
+                if self._stop_all.is_set():
+                    break
+                self._candidate(request, i, messages)
+        finally:
+            self.idle.emit()
+
+    def _candidate(self, request: GenerationRequest, i: int, messages: list[dict]) -> None:
+        # Distinct seeds so N samples of one prompt differ; reproducible when seeded.
+        params = replace(request.params, seed=sample_seed(request.params.seed, i))
+        self.started.emit(i)
+        other = request.models[i] if i < len(request.models) else None
+        try:
+            engine, mode = (self._other(other[0]), other[1]) if other else (self.engine, request.mode)
+            self._running = engine
+            for item in stream(engine, mode, messages, params):
+                if isinstance(item, RunStats):
+                    self.finished.emit(i, item)
+                    return
+                self.token.emit(i, item)
+            self.failed.emit(i, "The model stopped without finishing its answer.")
+        except Exception as e:  # noqa: BLE001 - the worker's error boundary
+            self.failed.emit(i, user_message(e, f"candidate {i + 1}"))
 
     @Slot(str)
     def hash_file(self, path: str) -> None:
-        self.hashed.emit(path, file_sha256(path))
+        """hashed(path, "") when the file cannot be read (it is then left unhashed)."""
+        try:
+            digest = file_sha256(path)
+        except OSError:
+            digest = ""
+        self.hashed.emit(path, digest)
 
     @Slot(object)
     def generate_json(self, request: JsonRequest) -> None:
         # Only the text is made here; parsing and checking against the notebook
         # happen in the window's thread, which owns the database connection.
         try:
-            items = stream(self.engine, request.mode, request.messages, request.params,
-                           json_schema=request.schema)
-            text = "".join(i for i in items if not isinstance(i, RunStats))
+            text, _ = collect(stream(self.engine, request.mode, request.messages, request.params,
+                                     json_schema=request.schema))
             self.jsonReady.emit(request.context, text)
-        except WorkbenchError as e:
-            self.jsonFailed.emit(request.context, str(e))
+        except Exception as e:  # noqa: BLE001 - the worker's error boundary
+            self.jsonFailed.emit(request.context, user_message(e, "reflection"))
 
     def _other(self, path: str) -> Engine:
         if path not in self.others:
@@ -130,6 +145,11 @@ class EngineWorker(QObject):
         self._stop_all.set()
         self._running.cancel()
         self.engine.cancel()
+
+
+def user_message(e: Exception, where: str) -> str:
+    """What the user sees for e: its own message, or, for a bug, where to find the details."""
+    return str(e) if isinstance(e, WorkbenchError) else report_unexpected(e, where)
 
 
 def start_worker(engine: Engine) -> tuple[EngineWorker, QThread]:

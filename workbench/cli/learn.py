@@ -1,0 +1,102 @@
+"""`workbench learn`, `rate`, `reflect`: system prompt learning from the command line."""
+
+import sys
+from pathlib import Path
+
+from workbench.cli.common import add_mode, load_engine
+
+
+def register(sub) -> None:
+    p = sub.add_parser("learn", help="learn lessons from a task set's train split; "
+                       "report the test split's pass rate before and after")
+    p.add_argument("--tasks", required=True, help="JSONL: query, one check, optional ideal and split")
+    p.add_argument("--model", help="GGUF file (default: the default chat model)")
+    add_mode(p)
+    p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--auto-accept", action="store_true",
+                   help="put new lessons in the notebook without review")
+    p.add_argument("--holdout", type=float, help="fraction held out as the test split "
+                   "(default: the tasks' own 'split' fields)")
+    p.add_argument("--no-reflect", action="store_true",
+                   help="skip asking the model to phrase rules (faster; rules come from the checks)")
+    p.add_argument("--report", help="write REPORT.md and REPORT.json (default: "
+                   "reports/learn-DATE-TIME in the data folder, never the current folder)")
+    p.set_defaults(func=cmd_learn)
+
+    p = sub.add_parser("rate", help="rate a logged run; its lessons' tallies move")
+    p.add_argument("run", type=int)
+    p.add_argument("rating", choices=["good", "bad", "none"])
+    p.add_argument("--comment", default="")
+    p.set_defaults(func=cmd_rate)
+
+    p = sub.add_parser("reflect", help="ask the model for lessons from a badly rated run")
+    p.add_argument("run", type=int)
+    p.add_argument("--model", help="GGUF file (default: the run's own model)")
+    p.set_defaults(func=cmd_reflect)
+
+
+def _default_report() -> Path:
+    from datetime import datetime
+
+    from workbench.db import data_home
+    folder = data_home() / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"learn-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def cmd_learn(args) -> int:
+    from workbench.evals.learn import Learner
+    from workbench.evals.tasks import load_tasks
+    from workbench.runtime.generation import choose_mode
+    from workbench.workspace import Workspace
+    tasks = load_tasks(args.tasks)
+    engine = load_engine(args.model)
+    ws = Workspace.open()
+    doc = ws.prompts.load_draft(ws.prompts.active_id())
+    mode = choose_mode(engine.info, args.mode)
+    print(f"Learning with {engine.info.name} ({mode.name} mode), {args.rounds} round(s)…",
+          file=sys.stderr)
+    learner = Learner(ws, engine, mode.name, doc, reflect_with_model=not args.no_reflect)
+    report = learner.learn(tasks, args.rounds, args.auto_accept, args.holdout, Path(args.tasks).name)
+    base = args.report or str(_default_report())
+    Path(f"{base}.md").write_text(report.to_markdown(), encoding="utf-8")
+    Path(f"{base}.json").write_text(report.to_json(), encoding="utf-8")
+    sys.stdout.write(report.to_markdown())
+    print(f"Report written to {base}.md and {base}.json", file=sys.stderr)
+    return 0
+
+
+def cmd_rate(args) -> int:
+    from workbench.notebook.rating import rate_run
+    from workbench.workspace import Workspace
+    ws = Workspace.open()
+    rate_run(ws, args.run, {"good": 1, "bad": -1, "none": 0}[args.rating], args.comment)
+    lessons = ws.runs.get(args.run)["lesson_ids"] or []
+    print(f"Run {args.run} rated {args.rating}; tallies moved for lessons "
+          f"{', '.join(f'#{i}' for i in lessons) or '(none in its prompt)'}.", file=sys.stderr)
+    return 0
+
+
+def cmd_reflect(args) -> int:
+    from workbench.notebook.proposals import ProposalStore
+    from workbench.notebook.reflection import reflect, situation_from_rating
+    from workbench.runtime.generation import choose_mode
+    from workbench.runtime.models import models_dir
+    from workbench.workspace import Workspace
+    ws = Workspace.open()
+    run = ws.runs.get(args.run)
+    question = next((m["content"] for m in reversed(run["messages"]) if m["role"] == "user"), "")
+    model = args.model or str(models_dir() / Path(run["model_file"]).name)
+    engine = load_engine(model)
+    r = reflect(engine, choose_mode(engine.info).name, ws.notebook,
+                situation_from_rating(question, run["output"], run["comment"] or ""))
+    store = ProposalStore(ws.db, ws.notebook)
+    if r.problem:
+        print(f"The model's reflection was {r.problem}.", file=sys.stderr)
+    for p in r.proposals:
+        if p.acceptable:
+            pid = store.add(p, "rating", args.run)
+            print(f"proposal {pid}: {p.rule}  [{p.describe()}]")
+        else:
+            print(f"refused: {p.rule!r}: {p.verdict}", file=sys.stderr)
+    return 0

@@ -1,0 +1,77 @@
+"""The `workbench` command: the workbench's operations without a window."""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from workbench.cli import chat, learn, lessons, prompt, records, share
+from workbench.errors import WorkbenchError
+from workbench.logs import report_unexpected
+from workbench.runtime.models import human_size, list_models, models_dir
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="workbench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("models", help="list the GGUF models found")
+    p.add_argument("--models-dir", action="append", type=Path, default=[],
+                   help="another folder to look in (repeatable)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("run", help="open the workbench window")
+    p.set_defaults(func=cmd_run)
+    for group in (chat, lessons, prompt, share, learn, records):
+        group.register(sub)
+    return parser
+
+
+def cmd_models(args) -> int:
+    dirs = [models_dir(), *args.models_dir]
+    listing = list_models(*dirs)
+    if args.json:
+        print(json.dumps({"models": [i.to_dict() for i in listing.infos],
+                          "errors": listing.errors}, indent=2))
+        return 0
+    if not listing.infos:
+        print(f"No GGUF models in {', '.join(map(str, dirs))}. Run `make setup` or copy a .gguf there.")
+    for i in listing.infos:
+        print(f"{Path(i.path).name}\n  {i.name} · {i.architecture} {i.size_label} · "
+              f"{i.quantization} · {human_size(i.file_size)} · ctx {i.context_length:,} · "
+              f"{i.kind}{' (chat template found)' if i.kind == 'chat' else ' (no chat template)'}")
+    for path, why in listing.errors.items():
+        print(f"{Path(path).name}: unreadable: {why}", file=sys.stderr)
+    return 0
+
+
+def cmd_run(args) -> int:
+    from workbench.app import main as run_app
+    return run_app()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # The error boundary: a message the user can act on, one line, never a traceback
+    # (an unexpected one goes to the log with its traceback).
+    try:
+        return args.func(args)
+    except WorkbenchError as e:
+        message = str(e)
+    except KeyboardInterrupt:
+        return 130
+    except UnicodeEncodeError as e:
+        message = (f"The text given has bytes that are not valid UTF-8 ({e.object[e.start:e.end]!r}), "
+                   "so it cannot be stored or shown; write it as UTF-8 text.")
+    except Exception as e:  # noqa: BLE001 - this is the boundary
+        message = report_unexpected(e, f"`workbench {args.command}`")
+    try:
+        print(f"workbench: {message}", file=sys.stderr)
+    except UnicodeEncodeError:
+        print(f"workbench: {message!a}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Evaluations: task sets with checks, and learning from their failures."""

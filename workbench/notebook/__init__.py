@@ -1,0 +1,1 @@
+"""The notebook of lessons: storage and search, proposals, reflection, ratings, teaching."""

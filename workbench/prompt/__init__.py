@@ -1,0 +1,1 @@
+"""Prompt documents: sections, variables and examples, their versions, composition, URIAL."""

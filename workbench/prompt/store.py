@@ -1,0 +1,222 @@
+"""Prompt documents on disk: an autosaved draft each, and immutable numbered versions."""
+
+import difflib
+from dataclasses import dataclass
+
+from workbench.db import WorkbenchDatabase, get_row, now
+from workbench.errors import WorkbenchError
+from workbench.prompt.document import PromptDocument
+
+ACTIVE_KEY = "active_document"
+
+
+@dataclass(frozen=True)
+class Version:
+    id: int
+    document_id: int
+    number: int
+    note: str
+    created: str
+    document: PromptDocument
+    damaged: bool = False  # the stored content could not be read; document is a placeholder
+
+
+class PromptStore:
+    """Args:
+        db: an open workbench database (see db.open_db).
+    """
+
+    def __init__(self, db: WorkbenchDatabase):
+        self.db = db
+
+    # -- documents and drafts ---------------------------------------------
+
+    def create(self, doc: PromptDocument | None = None, note: str = "created") -> int:
+        """A new document (default sections unless doc is given) with its first version."""
+        doc = doc or PromptDocument.default()
+        with self.db.atomic("new prompt document"):
+            doc_id = self.db["documents"].insert(
+                {"name": doc.name, "draft": doc.to_json(), "created": now(), "updated": now()}
+            ).last_pk
+            self.save_version(doc_id, doc, note=note)
+        return doc_id
+
+    def active_id(self) -> int:
+        """The document the user works on; a default one is made on first use."""
+        active = self.current_id()
+        if active is not None:
+            return active
+        with self.db.atomic("new prompt document"):
+            # Checked again inside the write: another instance may have just made one.
+            active = self.current_id()
+            if active is not None:
+                return active
+            doc_id = self.create()
+            self.set_active(doc_id)
+        return doc_id
+
+    def current_id(self) -> int | None:
+        """The active document's id, or None when none is set (or it is gone); creates nothing."""
+        rows = list(self.db["settings"].rows_where("key = ?", [ACTIVE_KEY]))
+        if rows and self.db["documents"].count_where("id = ?", [int(rows[0]["value"])]):
+            return int(rows[0]["value"])
+        return None
+
+    def set_active(self, doc_id: int) -> None:
+        """Make doc_id the document the user works on."""
+        with self.db.atomic("choice of document"):
+            self._document_row(doc_id)
+            self.db["settings"].upsert({"key": ACTIVE_KEY, "value": str(doc_id)}, pk="key")
+
+    def documents(self) -> list[dict]:
+        """Every document, oldest first: id, name, created, updated and its number of versions."""
+        return list(self.db.query("""
+            select d.id, d.name, d.created, d.updated,
+                   (select count(*) from versions v where v.document_id = d.id) as versions
+            from documents d order by d.id"""))
+
+    def rename(self, doc_id: int, name: str) -> None:
+        """Give a document a new name (its draft's; no version is made)."""
+        doc = self.load_draft(doc_id)
+        doc.name = valid_name(name)
+        self.save_draft(doc_id, doc)
+
+    def duplicate(self, doc_id: int) -> int:
+        """A new document from this one's draft, named "NAME (copy)"; the active one is kept."""
+        doc = self.load_draft(doc_id)
+        doc.name = f"{doc.name} (copy)"
+        return self.create(doc, note=f"copy of document {doc_id}")
+
+    def delete(self, doc_id: int) -> int:
+        """Delete a document and all its versions; returns the active document's id after
+        (another one when this was active). The last document cannot be deleted."""
+        with self.db.atomic("deletion of the document"):
+            name = self._document_row(doc_id)["name"]
+            if self.db["documents"].count <= 1:
+                raise WorkbenchError(f"Document {doc_id} ({name!r}) is the only prompt document "
+                                     "and cannot be deleted. Create another first "
+                                     "(`workbench prompt new NAME`).")
+            self.db.execute("delete from versions where document_id = ?", [doc_id])
+            self.db["documents"].delete(doc_id)
+            active = self.current_id()
+            if active is None:  # the deleted one was active: the most recently updated other
+                active = next(iter(self.db.query(
+                    "select id from documents order by updated desc, id desc limit 1")))["id"]
+                self.set_active(active)
+        return active
+
+    def load_draft(self, doc_id: int) -> PromptDocument:
+        """The document's draft. Bad values in it (an older version's, a hand edit's) are
+        repaired, and a draft too damaged to read gives way to the newest readable version;
+        the document's .notes say what was done, for the window and the CLI to show."""
+        row = self._document_row(doc_id)
+        doc = read_stored(row["draft"])
+        if doc is not None:
+            return doc
+        for v in self.db["versions"].rows_where("document_id = ?", [doc_id], order_by="number desc"):
+            doc = read_stored(v["content"])
+            if doc is not None:
+                doc.notes.insert(0, f"The draft of prompt document {doc_id} is damaged and cannot "
+                                 f"be read; its version {v['number']} was opened instead.")
+                return doc
+        doc = PromptDocument.default()
+        if isinstance(row["name"], str) and row["name"].strip() and "\n" not in row["name"]:
+            doc.name = row["name"]
+        doc.notes.append(f"Prompt document {doc_id} is damaged and none of its versions can be "
+                         "read; it was opened with the default sections.")
+        return doc
+
+    def save_draft(self, doc_id: int, doc: PromptDocument) -> None:
+        """Autosave: overwrite the draft; no version is made."""
+        with self.db.atomic("draft"):
+            self._document_row(doc_id)
+            self.db["documents"].update(doc_id, {"draft": doc.to_json(), "name": doc.name,
+                                                 "updated": now()})
+
+    def _document_row(self, doc_id: int) -> dict:
+        return get_row(self.db, "documents", doc_id, f"prompt document {doc_id}")
+
+    # -- versions -----------------------------------------------------------
+
+    def save_version(self, doc_id: int, doc: PromptDocument, note: str = "") -> Version:
+        """Make an immutable version, unless the newest one already has this content."""
+        # The newest version is read inside the write: two instances saving at once then
+        # number theirs one after the other instead of colliding.
+        with self.db.atomic("new version"):
+            latest = self.latest(doc_id)
+            if latest and latest.document.content_hash() == doc.content_hash():
+                self.save_draft(doc_id, doc)
+                return latest
+            number = (latest.number if latest else 0) + 1
+            self.db["versions"].insert({
+                "document_id": doc_id, "number": number, "content": doc.to_json(),
+                "content_hash": doc.content_hash(), "note": note, "created": now(),
+            })
+            self.save_draft(doc_id, doc)
+        return self.version(doc_id, number)
+
+    def versions(self, doc_id: int) -> list[Version]:
+        rows = self.db["versions"].rows_where("document_id = ?", [doc_id], order_by="number")
+        return [self._version(r) for r in rows]
+
+    def latest(self, doc_id: int) -> Version | None:
+        rows = list(self.db["versions"].rows_where("document_id = ?", [doc_id],
+                                                   order_by="number desc", limit=1))
+        return self._version(rows[0]) if rows else None
+
+    def version(self, doc_id: int, number: int) -> Version:
+        rows = list(self.db["versions"].rows_where("document_id = ? and number = ?",
+                                                   [doc_id, number]))
+        if not rows:
+            raise WorkbenchError(f"Prompt document {doc_id} has no version {number}.")
+        return self._version(rows[0])
+
+    def version_by_id(self, version_id: int) -> Version | None:
+        """The version with this row id (as runs record it), or None if it was deleted."""
+        rows = list(self.db["versions"].rows_where("id = ?", [version_id]))
+        return self._version(rows[0]) if rows else None
+
+    @staticmethod
+    def _version(row: dict) -> Version:
+        doc = read_stored(row["content"])  # bad values repaired, noted in doc.notes
+        damaged = doc is None
+        if damaged:  # listing, diffing and saving go on past one unreadable version
+            doc = PromptDocument(name=f"(version {row['number']} is damaged)", notes=[
+                f"Version {row['number']} of prompt document {row['document_id']} is damaged "
+                "and cannot be read."])
+        return Version(row["id"], row["document_id"], row["number"], row["note"] or "",
+                       row["created"], doc, damaged)
+
+    def restore(self, doc_id: int, number: int) -> Version:
+        """Make an old version the newest (as a new version; history is kept)."""
+        old = self.version(doc_id, number)
+        if old.damaged:
+            raise WorkbenchError(old.document.notes[0] + " Restore another version.")
+        return self.save_version(doc_id, old.document, note=f"restored from v{number}")
+
+    def diff(self, doc_id: int, a: int, b: int, render) -> str:
+        """Unified diff of two versions' rendered prompts; render(doc) -> text."""
+        left, right = self.version(doc_id, a), self.version(doc_id, b)
+        return "".join(difflib.unified_diff(
+            render(left.document).splitlines(keepends=True),
+            render(right.document).splitlines(keepends=True),
+            fromfile=f"v{a}", tofile=f"v{b}"))
+
+
+def read_stored(text) -> PromptDocument | None:
+    """A stored document with its bad values repaired (its .notes say what changed), or None
+    when the text is not a document at all (not JSON, not an object)."""
+    try:
+        return PromptDocument.from_json(text)
+    except WorkbenchError:
+        return None
+
+
+def valid_name(name: str) -> str:
+    """A document name: one line, not blank (WorkbenchError otherwise)."""
+    name = name.strip()
+    if not name:
+        raise WorkbenchError("A prompt document needs a name; this one is blank.")
+    if "\n" in name or "\r" in name:
+        raise WorkbenchError("A prompt document's name is one line; this one has a line break.")
+    return name

@@ -1,0 +1,1 @@
+"""Sharing prompts with other tools: exporters and importers, one function per format."""

@@ -1,0 +1,51 @@
+"""Gather what the exporters need from the workspace (and, when loaded, the engine)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from workbench.prompt.compose import compose
+from workbench.prompt.document import PromptDocument
+from workbench.runtime.generation import choose_mode, prompt_text
+from workbench.runtime.params import SamplingParams
+from workbench.share.exporters import ExportInput
+from workbench.workspace import Workspace, model_terms
+
+if TYPE_CHECKING:  # only for type hints: importing it would load llama.cpp
+    from workbench.runtime.engine import Engine
+
+
+def build_export_input(ws: Workspace, doc: PromptDocument, engine: Engine | None = None,
+                       conversation_id: int | None = None, tasks=(), mode: str = "auto",
+                       server: str | None = None, query: str | None = None) -> ExportInput:
+    """The composed prompt (sections, pinned lessons, examples, a conversation, parameters),
+    composed exactly as the workbench composes it, retrieved lessons included.
+
+    Args:
+        query: a newest user message to end with (a /completion prompt needs one).
+    """
+    conversation = ([m.as_chat() for m in ws.conversations.path(conversation_id)]
+                    if conversation_id else [])
+    if query:
+        conversation.append({"role": "user", "content": query})
+    loaded = engine is not None and engine.loaded
+    c = ws.compose(doc, conversation, engine)
+    count_tokens, n_ctx, model_name = model_terms(engine)
+    bare = compose(doc, [], count_tokens=count_tokens, n_ctx=n_ctx, model_name=model_name)
+    raw, mode_name, model, model_file = "", "chat", "local-model", ""
+    if loaded:
+        mode_name = choose_mode(engine.info, mode).name
+        model_file = engine.info.path
+        model = Path(model_file).stem
+        raw = prompt_text(engine, mode_name, c.messages)
+    pinned = {l.id: l.text for l in ws.notebook.pinned()}
+    conversations = [[m.as_chat() for m in ws.conversations.path(row["id"])]
+                     for row in ws.conversations.conversations()]
+    kwargs = {"server": server} if server else {}
+    return ExportInput(document=doc, system=c.system_prompt, messages=c.messages,
+                       params=SamplingParams.from_dict(doc.params), model=model,
+                       model_file=model_file, mode=mode_name, raw_prompt=raw,
+                       lessons=[pinned[i] for i in c.lessons_in_prompt],
+                       tasks=[t.to_dict() for t in tasks], conversations=conversations,
+                       base_system=bare.system_prompt, n_ctx=n_ctx if loaded else 0, **kwargs)

@@ -1,0 +1,63 @@
+"""Export and import in the window: the export dialog, the import file dialog, dropped files."""
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QFileDialog
+
+from workbench.errors import WorkbenchError
+from workbench.share.builder import build_export_input
+from workbench.ui.export_dialog import ExportDialog
+
+
+class SharingController(QObject):
+    """Args:
+        window: the MainWindow (its session, banner and status bar).
+    """
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.w, self.session = window, window.session
+        self.dialog: ExportDialog | None = None
+
+    def export_input(self):
+        s = self.session
+        return build_export_input(s.ws, s.document, s.counting_engine, s.conversation_id,
+                                  mode=s.mode_choice)
+
+    def show_export(self) -> ExportDialog:
+        if self.dialog is None:
+            self.dialog = ExportDialog(self.export_input, self.w)
+        self.dialog.refresh()
+        self.dialog.show()
+        self.dialog.raise_()
+        return self.dialog
+
+    def follow_edits(self) -> None:
+        """The export preview follows the prompt as it is edited."""
+        if self.dialog is not None and self.dialog.isVisible():
+            self.dialog.refresh()
+
+    def import_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.w, "Import a prompt", "",
+                                              "Prompt files (*.json *.yaml *.yml *.md *Modelfile);;"
+                                              "All files (*)")
+        if path:
+            self.import_file(path)
+
+    def import_file(self, path: str) -> None:
+        """A prompt file from another tool becomes a new document, opened in the window."""
+        try:
+            doc = self.session.import_file(path)
+        except WorkbenchError as e:
+            self.w.show_error(str(e))
+            return
+        self.w.document_opened()
+        if doc.notes:  # what the import converted or left out
+            self.w.show_error(f"Imported {Path(path).name} with changes: " + " ".join(doc.notes))
+        self.w.statusBar().showMessage(f"Imported {Path(path).name} as “{doc.name}”.", 6000)
+
+    def drop_target(self, event) -> str | None:
+        """The first local file a drag carries, if any."""
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        return next((u.toLocalFile() for u in urls if u.isLocalFile()), None)
