@@ -1,10 +1,9 @@
 """`workbench lessons ...`: the notebook from the command line."""
 
-import json
 import sys
 from pathlib import Path
 
-from workbench.cli.common import load_engine
+from workbench.cli.common import load_engine, show_rows
 from workbench.errors import WorkbenchError
 from workbench.files import read_user_file
 from workbench.notebook.lessons import Lesson
@@ -135,26 +134,14 @@ def cmd_add(args) -> int:
 
 def cmd_list(args) -> int:
     lessons = _workspace().notebook.lessons(None if args.all else "active", args.tag)
-    if args.json:
-        print(json.dumps([l.to_dict() for l in lessons], indent=2, ensure_ascii=False))
-    else:
-        for l in lessons:
-            print(_line(l))
-    return 0
+    return show_rows(lessons, args.json, _line, data=[l.to_dict() for l in lessons])
 
 
 def cmd_search(args) -> int:
     hits = _workspace().notebook.search(args.query, status=None if args.all else "active",
                                         tag=args.tag)
-    if args.json:
-        print(json.dumps([{**h.lesson.to_dict(), "snippet": h.snippet, "rank": h.rank}
-                          for h in hits], indent=2, ensure_ascii=False))
-        return 0
-    if not hits:
-        print("No lessons match.", file=sys.stderr)
-    for h in hits:
-        print(f"#{h.lesson.id:<4} {h.snippet}")
-    return 0
+    return show_rows(hits, args.json, lambda h: f"#{h.lesson.id:<4} {h.snippet}", "No lessons match.",
+                     data=[{**h.lesson.to_dict(), "snippet": h.snippet, "rank": h.rank} for h in hits])
 
 
 def cmd_edit(args) -> int:
