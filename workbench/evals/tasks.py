@@ -47,6 +47,9 @@ def parse_task(line: str, n: int) -> Task:
         data = json.loads(line)
     except json.JSONDecodeError as e:
         raise ImportFormatError(f"Line {n}: not valid JSON ({e.msg}).") from None
+    except (ValueError, RecursionError):  # a number of thousands of digits, deep nesting
+        raise ImportFormatError(f"Line {n}: not a task this version can read (too deeply "
+                                "nested, or a number too long).") from None
     if not isinstance(data, dict) or not isinstance(data.get("query"), str) or not data["query"].strip():
         raise ImportFormatError(f"Line {n}: each task needs a non-empty 'query'.")
     found = [c for c in CHECKS if c in data]
