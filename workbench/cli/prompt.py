@@ -16,6 +16,7 @@ from workbench.runtime.params import (
     PARAM_NAMES,
     SamplingParams,
     check_param,
+    shown,
 )
 
 
@@ -201,12 +202,7 @@ def parse_param(name: str, text: str):
         value = text
     if name == "stop" and isinstance(value, str):
         value = [value]  # one string is a one-item list
-    return check_param(name, value, verb="is", quoted=_shown(text))
-
-
-def _shown(text: str, limit: int = 40) -> str:
-    """What the user typed, quoted, cut short if long."""
-    return repr(text if len(text) <= limit else text[:limit] + "…")
+    return check_param(name, value, verb="is", quoted=shown(text))
 
 
 def cmd_set_param(args) -> int:

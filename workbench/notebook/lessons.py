@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 
 from workbench.db import WorkbenchDatabase, get_row, now
 from workbench.errors import ImportFormatError, WorkbenchError
+from workbench.files import parse_json
 from workbench.fts import MAX_ANY_TERMS, STOPWORDS, fts_query, words
 from workbench.prompt.compose import LessonRef
 
@@ -379,10 +380,7 @@ class Notebook:
         Args:
             progress: called as progress(done, total) every PROGRESS_EVERY lessons.
         """
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ImportFormatError(f"Not valid JSON: line {e.lineno}, column {e.colno}: {e.msg}.")
+        data = parse_json(text, "The notebook file")  # deep or huge-number files too
         items = data.get("lessons") if isinstance(data, dict) else data
         if not isinstance(items, list):
             raise ImportFormatError('Expected {"lessons": [...]} or a list of lessons.')

@@ -14,7 +14,6 @@ that is switched off is left out; one stop string is a list of one; empty stop
 strings are dropped. Anything else out of type or range is refused.
 """
 
-import json
 import math
 import os
 import re
@@ -24,14 +23,13 @@ from typing import Callable
 import yaml
 
 from workbench.errors import ImportFormatError
-from workbench.files import read_user_file
+from workbench.files import MAX_DEPTH, parse_json, parser_complaint, read_user_file
 from workbench.prompt.document import DEFAULT_NAME, Example, PromptDocument, Section
 from workbench.runtime.params import DEFAULTS, PARAM_NAMES, check_param, fit_seed, shown
 from workbench.share.exporters import EXAMPLES_HEADING, FENCE
 
 IMPORTERS: dict[str, Callable[[str], PromptDocument]] = {}
 MAX_IMPORT_BYTES = 5 * 1024 * 1024  # prompts are kilobytes; this is room for a long one
-MAX_DEPTH = 64  # no tool's file nests deeper than a handful of levels
 
 
 def importer(name: str):
@@ -79,7 +77,7 @@ def detect(text: str, filename: str = "") -> str:
     if name.endswith((".yaml", ".yml")):
         return "llm"
     try:
-        data = _parse_json(text)
+        data = parse_json(text)
     except ImportFormatError as e:
         if text.lstrip().startswith(("{", "[")):
             raise  # JSON, but broken: say where
@@ -97,39 +95,8 @@ def detect(text: str, filename: str = "") -> str:
 # -- bounded parsing ---------------------------------------------------------------
 
 
-def _check_depth(data, what: str) -> None:
-    """ImportFormatError when lists and mappings nest deeper than MAX_DEPTH; checked with a
-    stack of its own, as recursion is exactly what such a file would break."""
-    stack = [(data, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise ImportFormatError(f"{what} is nested more than {MAX_DEPTH} levels deep; "
-                                    "no prompt file is.")
-        items = value.values() if isinstance(value, dict) else value
-        stack.extend((v, depth + 1) for v in items if isinstance(v, (list, dict)))
-
-
-def _parse_json(text: str, what: str = "The file", first_line: int = 1):
-    """JSON text as data; ImportFormatError saying what (e.g. "Line 4: Parameters") is wrong
-    and where, its lines counted from first_line."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ImportFormatError(f"{what} is not valid JSON: line {first_line + e.lineno - 1}, "
-                                f"column {e.colno}: {e.msg}.") from None
-    except RecursionError:  # the parser's own limit, around 1,000 levels
-        raise ImportFormatError(f"{what} is nested more than {MAX_DEPTH} levels deep; "
-                                "no prompt file is.") from None
-    except ValueError as e:  # e.g. a whole number of more than 4,300 digits
-        raise ImportFormatError(f"{what} is not valid JSON: {_why(e)}.") from None
-    if isinstance(data, (list, dict)):
-        _check_depth(data, what)
-    return data
-
-
 def _load_json(text: str) -> dict:
-    data = _parse_json(text)
+    data = parse_json(text)
     if not isinstance(data, dict):
         raise ImportFormatError("Expected a JSON object at the top level.")
     return data
@@ -173,14 +140,7 @@ def _load_yaml(text: str):
         raise ImportFormatError(f"Not valid YAML ({where}): {getattr(e, 'problem', e)}"
                                 f"{started}.") from None
     except (ValueError, TypeError, OverflowError, RecursionError) as e:  # e.g. 2001-13-45
-        raise ImportFormatError(f"Not valid YAML: {_why(e)}.") from None
-
-
-def _why(e: Exception) -> str:
-    """A parser's complaint, in words a person can act on."""
-    if "integer string conversion" in str(e):  # Python's own limit, worded for programmers
-        return "it has a whole number of more than 4,300 digits"
-    return str(e)[:120] or type(e).__name__
+        raise ImportFormatError(f"Not valid YAML: {parser_complaint(e)}.") from None
 
 
 # -- shared pieces -----------------------------------------------------------------
@@ -529,7 +489,7 @@ def from_markdown(text: str) -> PromptDocument:
 
 def _markdown_values(doc: PromptDocument, n: int, head: str, body: str) -> None:
     """A Variables or Parameters block (JSON, its heading on line n) into the document."""
-    value = _parse_json(body, f"Line {n}: {head}", n + 2)
+    value = parse_json(body, f"Line {n}: {head}", n + 2)
     if not isinstance(value, dict):
         raise ImportFormatError(f"Line {n}: {head} must be a JSON object.")
     if head == "Variables":
