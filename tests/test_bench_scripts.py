@@ -17,3 +17,24 @@ def test_notebook_bench_runs_on_a_small_notebook(tmp_path):
                           text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "inserted 2,000 lessons" in proc.stdout and "composition (" in proc.stdout
+
+
+@pytest.mark.model  # it evaluates with the default chat model
+def test_eval_bench_runs_on_a_few_cases(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "eval.py")], cwd=tmp_path,
+                          env={**os.environ, "BENCH_CASES": "2"}, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 cases x 2 variants = 4 answers" in proc.stdout and "cases/min" in proc.stdout
+    assert "speed-up:" in proc.stdout and "prompt tokens reused" in proc.stdout
+
+
+@pytest.mark.model  # it answers with the default chat model, in two processes
+def test_cache_bench_runs_on_a_short_prompt(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "cache.py")], cwd=tmp_path,
+                          env={**os.environ, "BENCH_CACHE_RULES": "12"}, capture_output=True,
+                          text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr
+    for label in ("turn 2:", "alternating two variants", "first answer of a new process",
+                  "first send after a warmed edit", "snapshot:", "greedy answer restored vs cold"):
+        assert label in proc.stdout, proc.stdout

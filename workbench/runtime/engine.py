@@ -2,20 +2,28 @@
 
 This is the only module that imports llama_cpp. A `Llama` object is not
 thread-safe: one thread at a time may call into an Engine, except `cancel()`,
-which is meant to be called from any thread.
+which is meant to be called from any thread, and `cached_tokens()`, which only reads.
+
+A prompt is evaluated in batches before generation starts (progress is reported between them;
+the binding's own prefix matching then finds all but the last token already evaluated). On the
+way, the longest snapshot of the prompt's beginning (runtime.prompt_cache: in memory, then on
+disk) replaces what it covers, and the prompt's stable prefix is snapshotted where it ends.
 """
 
 import contextlib
+import ctypes
 import json
 import os
 import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import llama_cpp
+from llama_cpp import _internals as llama_internals
 from llama_cpp import llama_chat_format
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -29,6 +37,14 @@ from workbench.errors import (
 from workbench.runtime.models import ModelInfo, read_model_info
 from workbench.runtime.offload import resolve_gpu_layers
 from workbench.runtime.params import DEFAULT_CTX_CAP, LoadOptions, LoadResult, RunStats, SamplingParams
+from workbench.runtime.prompt_cache import (
+    DiskCache,
+    MemoryCache,
+    Snapshot,
+    common_prefix,
+    context_id,
+    ram_budget_bytes,
+)
 from workbench.runtime.templates import (
     ChatTemplateError,
     TemplateLimitError,
@@ -110,25 +126,87 @@ _BINDING_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def _limited_binding_templates():
+def _limited_binding_templates(on_progress: Callable[[float], None] | None = None):
+    """While a Llama is built: the limited formatter, and on_progress(fraction) told how far
+    loading the weights got (Llama() builds its model params itself; the model wrapper it
+    creates them with is given a progress callback)."""
     with _BINDING_LOCK:
         original = llama_chat_format.Jinja2ChatFormatter
+        original_model = llama_internals.LlamaModel
         llama_chat_format.Jinja2ChatFormatter = LimitedChatFormatter
+        if on_progress is not None:
+            llama_internals.LlamaModel = _reporting_model(original_model, on_progress)
         try:
             yield
         finally:
             llama_chat_format.Jinja2ChatFormatter = original
+            llama_internals.LlamaModel = original_model
+
+
+def _reporting_model(base, on_progress: Callable[[float], None]):
+    def report(fraction, _data):
+        try:
+            on_progress(float(fraction))
+        except Exception:  # noqa: BLE001, S110 - an exception must not cross into C
+            pass
+        return True  # go on loading
+
+    callback = llama_cpp.llama_progress_callback(report)
+
+    class ReportingModel(base):
+        def __init__(self, *args, params, **kwargs):
+            params.progress_callback = callback
+            self._progress_callback = callback  # kept alive while llama.cpp may call it
+            super().__init__(*args, params=params, **kwargs)
+
+    return ReportingModel
+
+
+PREFILL_BATCH = 256  # tokens per step of prompt processing: progress and Stop come between steps
+MIN_SNAPSHOT_TOKENS = 64  # a shorter prefix is processed again faster than a snapshot is handled
+RESTORE_MARGIN = 32  # restore only when it saves at least this many tokens over the live context
+STABLE_HINTS = 8  # stable prefixes remembered from warm-ups
+
+
+class PromptCancelled(Exception):
+    """Stop was pressed while the prompt was being processed; `prefill` says how far it got."""
+
+    def __init__(self, prefill: "Prefill"):
+        super().__init__("cancelled")
+        self.prefill = prefill
+
+
+@dataclass
+class Prefill:
+    """What evaluating a prompt's beginning did: tokens reused (live context or a snapshot),
+    where they came from ("live", "memory", "disk" or ""), and tokens processed."""
+
+    total: int
+    reused: int = 0
+    source: str = ""
+    processed: int = 0
+    cancelled: bool = False
 
 
 class Engine:
     """One loaded model and the generation calls on it.
 
     Args:
-        (none) — call load() before anything else.
+        disk_cache: where prompt snapshots are kept across restarts (None: in memory only).
+        Call load() before anything else.
     """
 
-    def __init__(self):
+    def __init__(self, disk_cache: DiskCache | None = None):
         self._llm: llama_cpp.Llama | None = None
+        # Snapshots of prompt prefixes: several in memory (variants alternate), and on disk
+        # across restarts when the composition root gives a folder.
+        self.memory = MemoryCache(ram_budget_bytes())
+        self.disk = disk_cache
+        self._stable: list[tuple[int, ...]] = []  # stable prefixes named by warm-ups
+        # Told (tokens evaluated, of total) between batches of the prompt; set by the caller.
+        self.prompt_progress: Callable[[int, int], None] | None = None
+        self.last_prefill: Prefill | None = None
+        self._context_settings: dict = {}
         self._formatter: LimitedChatFormatter | None = None
         self.info: ModelInfo | None = None
         self.load_result: LoadResult | None = None
@@ -142,8 +220,10 @@ class Engine:
 
     # -- loading -----------------------------------------------------------
 
-    def load(self, path: str | Path, options: LoadOptions | None = None) -> LoadResult:
-        """Load a GGUF file; raise a WorkbenchError subclass on any failure."""
+    def load(self, path: str | Path, options: LoadOptions | None = None,
+             on_progress: Callable[[float], None] | None = None) -> LoadResult:
+        """Load a GGUF file; raise a WorkbenchError subclass on any failure. on_progress(fraction)
+        is told how far loading got, from llama.cpp's own callback."""
         options = options or LoadOptions()
         # Validates the file: missing, not GGUF, truncated, no tensors (llama.cpp would fail on
         # the first missing tensor, which reads like a memory error).
@@ -160,12 +240,12 @@ class Engine:
             notice = "This llama.cpp build has no GPU support; running on the CPU."
         threads = options.n_threads or default_threads()
         try:
-            llm = self._new_llama(info.path, n_ctx, threads, n_gpu)
+            llm = self._new_llama(info.path, n_ctx, threads, n_gpu, on_progress)
         except ModelLoadError as first:
             if n_gpu == 0:
                 raise
             # The GPU estimate was wrong or the driver refused: the CPU still works.
-            llm = self._new_llama(info.path, n_ctx, threads, 0)
+            llm = self._new_llama(info.path, n_ctx, threads, 0, on_progress)
             notice = f"Loading on the GPU failed ({first}); the model runs on the CPU instead."
             n_gpu = 0
         self._llm, self.info = llm, info
@@ -174,12 +254,20 @@ class Engine:
         if self.chat_problem:
             notice = f"{notice} {self.chat_problem}".strip()
         self.load_result = LoadResult(info, llm.n_ctx(), n_gpu, supported, notice)
+        # What a snapshot is valid for besides the model file (its hash is the disk cache's
+        # business): a state written by another context size, offload or build is not loaded.
+        self._context_settings = {"n_ctx": llm.n_ctx(), "n_gpu_layers": n_gpu,
+                                  "type_k": llm.context_params.type_k,
+                                  "type_v": llm.context_params.type_v,
+                                  "flash_attn": llm.context_params.flash_attn_type,
+                                  "llama_cpp": llama_cpp.__version__}
         return self.load_result
 
     @staticmethod
-    def _new_llama(path: str, n_ctx: int, threads: int, n_gpu: int) -> llama_cpp.Llama:
+    def _new_llama(path: str, n_ctx: int, threads: int, n_gpu: int,
+                   on_progress: Callable[[float], None] | None = None) -> llama_cpp.Llama:
         try:
-            with _limited_binding_templates():
+            with _limited_binding_templates(on_progress):
                 return llama_cpp.Llama(model_path=path, n_ctx=n_ctx, n_threads=threads,
                                        n_threads_batch=threads, n_gpu_layers=n_gpu, verbose=False)
         except MemoryError as e:
@@ -232,6 +320,8 @@ class Engine:
             self._llm.close()
         self._llm = self.info = self.load_result = self._formatter = None
         self._token_counts.clear()
+        self.memory.clear()  # snapshots belong to the model they were taken with
+        self._stable.clear()
 
     @property
     def loaded(self) -> bool:
@@ -304,17 +394,218 @@ class Engine:
         """
         tokens = self.chat_tokens(messages)
         eos = self._formatter.eos_token
-        return self._generate(tokens, params or SamplingParams(), [eos] if eos else [], json_schema)
+        return self._generate(tokens, params or SamplingParams(), [eos] if eos else [], json_schema,
+                              stable=self._chat_turn_boundary(messages, tokens))
 
     def stream_completion(self, prompt: str, params: SamplingParams | None = None,
                           stop: list[str] | None = None, json_schema: dict | None = None
                           ) -> Iterator[str | RunStats]:
         """Stream the raw continuation of a text (BOS added as the model expects)."""
-        return self._generate(self.completion_tokens(prompt), params or SamplingParams(),
-                              stop or [], json_schema)
+        tokens = self.completion_tokens(prompt)
+        return self._generate(tokens, params or SamplingParams(), stop or [], json_schema,
+                              stable=self._text_turn_boundary(prompt, stop or [], tokens))
+
+    # -- the stable prefix -------------------------------------------------------------
+
+    def _chat_turn_boundary(self, messages: list[dict], tokens: list[int]) -> int:
+        """Where the newest question begins: what comes before it (system prompt, examples,
+        earlier turns) is what the next call shares. Found by rendering the same messages with
+        two different questions: their common tokens stop where the question starts, whatever
+        the template writes around it."""
+        last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=None)
+        if last_user is None:
+            return 0
+        before = messages[:last_user]
+        try:
+            a = self.chat_tokens([*before, {"role": "user", "content": "a"}])
+            b = self.chat_tokens([*before, {"role": "user", "content": "b"}])
+        except WorkbenchError:
+            return 0
+        return min(common_prefix(a, b), common_prefix(a, tokens))
+
+    def _text_turn_boundary(self, prompt: str, stop: list[str], tokens: list[int]) -> int:
+        """For a completion prompt, a turn begins where the model would have been stopped: the
+        stable prefix ends at the earliest of the stop strings' last occurrences (URIAL: the
+        newest `# Query`). A prompt with no stop strings (raw) has no stable prefix."""
+        ends = [prompt.rfind(s) for s in stop if s]
+        ends = [e for e in ends if e > 0]
+        if not ends:
+            return 0
+        return common_prefix(self.completion_tokens(prompt[:min(ends)]), tokens)
+
+    # -- snapshots ---------------------------------------------------------------------
+
+    def _disk_context(self) -> str | None:
+        if self.disk is None or self.info is None:
+            return None
+        try:
+            sha = self.disk.model_sha256(self.info.path)
+        except (OSError, WorkbenchError):  # unreadable file, or a database that refuses
+            return None
+        return context_id(sha, self._context_settings) if sha else None
+
+    def forget_prompts(self) -> None:
+        """Start the next prompt from nothing: the live context and the snapshots in memory
+        (the disk keeps its own) are dropped; for measuring a cold start."""
+        self.memory.clear()
+        self._stable.clear()
+        if self._llm is not None:
+            self._llm.reset()
+            llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(self._llm._ctx.ctx), True)
+
+    def cached_tokens(self, tokens: Sequence[int]) -> tuple[int, str]:
+        """How many leading tokens of a prompt need no processing now, and where they are
+        ("live", "memory", "disk" or ""). Only reads; safe from the window's thread."""
+        llm = self._llm
+        if llm is None or not tokens:
+            return 0, ""
+        best = (min(common_prefix(llm.input_ids[:llm.n_tokens].tolist(), tokens), len(tokens)), "live")
+        snap = self.memory.longest_prefix(tokens, touch=False)
+        if snap is not None and len(snap.tokens) > best[0]:
+            best = (len(snap.tokens), "memory")
+        ctx = self._disk_context()
+        if ctx is not None:
+            n = self.disk.longest_prefix(ctx, tokens, longer_than=best[0], load=False)
+            if n:
+                best = (n, "disk")
+        return best if best[0] else (0, "")
+
+    def _snapshot(self, llm, tokens: Sequence[int]) -> None:
+        """Keep the state of the tokens just evaluated: in memory, and on disk in the background."""
+        ctx = llm._ctx.ctx
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+        disk_ctx = self._disk_context()
+        room = max(self.memory.budget, self.disk.max_bytes if disk_ctx is not None else 0)
+        if size <= 0 or size > room:  # a big model's long prompt: copying it would keep nothing
+            return
+        data = bytearray(size)
+        written = llama_cpp.llama_state_seq_get_data(ctx, (ctypes.c_uint8 * size).from_buffer(data), size, 0)
+        if written != size:
+            return
+        snapshot = Snapshot(tuple(tokens), data)
+        self.memory.put(snapshot)
+        if disk_ctx is not None:
+            self.disk.save_later(disk_ctx, snapshot, {"model_name": self.info.name,
+                                                      "model_file": Path(self.info.path).name})
+
+    def _restore(self, llm, snapshot: Snapshot) -> bool:
+        """Put a snapshot into sequence 0 and tell the binding which tokens it holds."""
+        ctx = llm._ctx.ctx
+        n = len(snapshot.tokens)
+        read = llama_cpp.llama_state_seq_set_data(
+            ctx, (ctypes.c_uint8 * snapshot.size).from_buffer(snapshot.data), snapshot.size, 0)
+        if read != snapshot.size or not self._window_intact(llm, n):
+            llm.reset()  # the sequence was cleared before the failed read
+            llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(ctx), True)
+            return False
+        llm.input_ids[:n] = snapshot.tokens
+        llm.n_tokens = n
+        llm._requires_eval = True  # logits are not part of the state: the next token is decoded
+        return True
+
+    @staticmethod
+    def _window_intact(llm, n: int) -> bool:
+        """Whether a sliding-window model still holds the window before position n (llama.cpp
+        may drop older cells; the binding keeps them, but a cut there would read missing ones)."""
+        n_swa = llama_cpp.llama_model_n_swa(llm._model.model)
+        if n_swa <= 0 or n == 0:
+            return True
+        pos_min = llama_cpp.llama_memory_seq_pos_min(llama_cpp.llama_get_memory(llm._ctx.ctx), 0)
+        return 0 <= pos_min <= max(0, n - n_swa)
+
+    def _keep_live(self, llm, n: int) -> int:
+        """Cut the live context back to its first n tokens; how many it then holds."""
+        if n < llm.n_tokens:
+            if n == 0 or not llm._ctx.kv_cache_seq_rm(-1, n, -1) or not self._window_intact(llm, n):
+                llm.reset()
+                llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(llm._ctx.ctx), True)
+                return 0
+            llm.n_tokens = n
+            llm._requires_eval = True
+        return n
+
+    def _prefill(self, llm, tokens: Sequence[int], boundaries: set[int], total: int,
+                 cancelled: Callable[[], bool] | None = None) -> Prefill:
+        """Bring the context to hold exactly `tokens`: keep what the live context shares,
+        or restore a longer snapshot, then evaluate the rest in batches, snapshotting at each
+        boundary. Raises PromptCancelled when Stop was pressed between or inside batches."""
+        tokens = list(tokens)
+        live = common_prefix(llm.input_ids[:llm.n_tokens].tolist(), tokens)
+        result = Prefill(total, reused=live, source="live" if live else "")
+        snap, source = self.memory.longest_prefix(tokens), "memory"
+        disk_ctx = self._disk_context()
+        if disk_ctx is not None:
+            have = max(live, len(snap.tokens) if snap else 0)
+            if have < len(tokens) - RESTORE_MARGIN:
+                found = self.disk.longest_prefix(disk_ctx, tokens, longer_than=have + RESTORE_MARGIN)
+                if found is not None:
+                    snap, source = found, "disk"
+                    self.memory.put(found)
+        if snap is not None and len(snap.tokens) > live + RESTORE_MARGIN and self._restore(llm, snap):
+            result.reused, result.source = len(snap.tokens), source
+        else:  # (a failed restore leaves an empty context)
+            result.reused = self._keep_live(llm, min(live, llm.n_tokens))
+            result.source = "live" if result.reused else ""
+        self._report(result.reused, total)
+        pending = sorted(b for b in boundaries if result.reused < b <= len(tokens)
+                         and b >= MIN_SNAPSHOT_TOKENS and not self.memory.has(tokens[:b]))
+        pos = result.reused
+        while pos < len(tokens):
+            if self._cancel.is_set() or (cancelled is not None and cancelled()):
+                result.cancelled = True
+                raise PromptCancelled(result)
+            end = min(len(tokens), pos + PREFILL_BATCH, *[b for b in pending if b > pos] or [len(tokens)])
+            try:
+                llm.eval(tokens[pos:end])
+            except RuntimeError as e:
+                if self._cancel.is_set():
+                    result.processed, result.cancelled = llm.n_tokens - result.reused, True
+                    raise PromptCancelled(result) from e
+                raise GenerationError(f"llama.cpp failed while processing the prompt: {e}") from e
+            pos = end
+            result.processed = pos - result.reused
+            self._report(pos, total)
+            if pos in pending:
+                self._snapshot(llm, tokens[:pos])
+        return result
+
+    def _report(self, done: int, total: int) -> None:
+        if self.prompt_progress is not None:
+            self.prompt_progress(done, total)
+
+    def _hinted_boundaries(self, tokens: Sequence[int]) -> set[int]:
+        """The stable prefixes named by warm-ups that begin this prompt."""
+        tokens = tuple(tokens)
+        return {len(p) for p in self._stable if tokens[:len(p)] == p}
+
+    def warm(self, tokens: Sequence[int], cancelled: Callable[[], bool] | None = None) -> Prefill:
+        """Evaluate a stable prefix ahead of the next request (restoring a snapshot when one
+        has it) and snapshot it; the next prompt that begins with it starts from there.
+        cancel() ends it within a batch, cancelled() (a caller's flag) between batches; what
+        was evaluated so far stays and is used by the next request."""
+        llm = self._require()
+        tokens = list(tokens)[: llm.n_ctx() - 1]
+        self._cancel.clear()
+        key = tuple(tokens)
+        if key and key not in self._stable:
+            self._stable = [*self._stable, key][-STABLE_HINTS:]
+        if common_prefix(llm.input_ids[:llm.n_tokens].tolist(), tokens) == len(tokens):
+            # Already there, perhaps followed by the last question and answer: left as it is,
+            # so a next turn that goes on from them reuses them too.
+            self.last_prefill = Prefill(len(tokens), reused=len(tokens), source="live" if tokens else "")
+            return self.last_prefill
+        try:
+            self.last_prefill = self._prefill(llm, tokens, {len(tokens)}, len(tokens), cancelled)
+        except PromptCancelled as stopped:
+            self.last_prefill = stopped.prefill
+        finally:
+            self._cancel.clear()
+        return self.last_prefill
+
+    # -- generation --------------------------------------------------------------------
 
     def _generate(self, tokens: list[int], params: SamplingParams, extra_stop: list[str],
-                  json_schema: dict | None = None) -> Iterator[str | RunStats]:
+                  json_schema: dict | None = None, stable: int = 0) -> Iterator[str | RunStats]:
         llm = self._require()
         if len(tokens) >= llm.n_ctx():
             raise ContextOverflowError(
@@ -327,9 +618,11 @@ class Engine:
                                                                   verbose=False)
             except Exception as e:  # the converter raises plain exceptions on bad schemas
                 raise WorkbenchError(f"This JSON schema cannot be turned into a grammar: {e}") from e
-        return self._run(llm, tokens, params, extra_stop, grammar)
+        boundaries = self._hinted_boundaries(tokens) | ({stable} if stable else set())
+        return self._run(llm, tokens, params, extra_stop, grammar, boundaries)
 
-    def _run(self, llm, tokens, params, extra_stop, grammar=None) -> Iterator[str | RunStats]:
+    def _run(self, llm, tokens, params, extra_stop, grammar=None,
+             boundaries: set[int] = frozenset()) -> Iterator[str | RunStats]:
         self._cancel.clear()
         stats = RunStats(prompt_tokens=len(tokens))
         ctx = llm._ctx.ctx
@@ -338,7 +631,12 @@ class Engine:
         pieces: list[str] = []
         start = time.perf_counter()
         first = None
+        prefill = Prefill(len(tokens))
         try:
+            # All but the last token: the binding's prefix matching finds them evaluated and
+            # decodes the last one itself, which gives the logits to sample from.
+            prefill = self.last_prefill = self._prefill(llm, tokens[:-1], boundaries, len(tokens))
+            self._report(len(tokens), len(tokens))
             chunks = llm.create_completion(
                 tokens, max_tokens=params.max_tokens, temperature=params.temperature,
                 top_p=params.top_p, top_k=params.top_k, min_p=params.min_p,
@@ -357,6 +655,9 @@ class Engine:
                     stats.finish_reason = "cancelled"
                     chunks.close()
                     break
+        except PromptCancelled as stopped:
+            prefill = self.last_prefill = stopped.prefill
+            stats.finish_reason = "cancelled"
         except RuntimeError as e:
             if not self._cancel.is_set():
                 raise GenerationError(f"llama.cpp failed while generating: {e}") from e
@@ -371,10 +672,9 @@ class Engine:
             self._cancel.clear()
         end = time.perf_counter()
         perf = llama_cpp.llama_perf_context(ctx)
-        # A fully cached prompt still replays its last token, which llama.cpp
-        # counts as a decode step, not prompt processing.
-        stats.processed_tokens = min(len(tokens), max(int(perf.n_p_eval), 1))
-        stats.reused_tokens = len(tokens) - stats.processed_tokens
+        stats.reused_tokens = prefill.reused
+        # Cancelled in the prompt: what was evaluated; else all of it (the last token included).
+        stats.processed_tokens = prefill.processed if prefill.cancelled else len(tokens) - prefill.reused
         text = "".join(pieces)
         stats.completion_tokens = len(self.tokenize(text, special=True)) if text else 0
         stats.time_to_first_token_s = (first or end) - start
@@ -383,3 +683,4 @@ class Engine:
             stats.decode_tokens_per_s = perf.n_eval / (perf.t_eval_ms / 1000)
         stats.finish_reason = stats.finish_reason or "stop"
         yield stats
+
