@@ -1,6 +1,9 @@
 """The composition root: build the workspace, engine thread and window, wire them, run."""
 
+import ctypes
+import os
 import sys
+import threading
 import time
 
 from PySide6.QtCore import QSettings
@@ -10,10 +13,52 @@ from workbench.db import data_home
 from workbench.errors import WorkbenchError
 from workbench.logs import report_unexpected
 from workbench.runtime.engine import Engine, gpu_offload_supported
+from workbench.runtime.engines import EngineSlot, never_wait_on
+from workbench.ui import palette
 from workbench.ui.main_window import MainWindow
-from workbench.ui.style import STYLE_SHEET
 from workbench.ui.worker import start_worker
 from workbench.workspace import Workspace
+
+# What Qt's xcb platform plugin loads, and the Debian/Ubuntu package that has it.
+XCB_LIBRARIES = {
+    "libxcb-cursor.so.0": "libxcb-cursor0", "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+    "libxkbcommon.so.0": "libxkbcommon0", "libxcb-icccm.so.4": "libxcb-icccm4",
+    "libxcb-image.so.0": "libxcb-image0", "libxcb-keysyms.so.1": "libxcb-keysyms1",
+    "libxcb-randr.so.0": "libxcb-randr0", "libxcb-render-util.so.0": "libxcb-render-util0",
+    "libxcb-shape.so.0": "libxcb-shape0", "libxcb-xkb.so.1": "libxcb-xkb1",
+    "libxcb-xfixes.so.0": "libxcb-xfixes0", "libxcb-sync.so.1": "libxcb-sync1",
+    "libX11-xcb.so.1": "libx11-xcb1", "libEGL.so.1": "libegl1", "libGL.so.1": "libgl1",
+    "libfontconfig.so.1": "libfontconfig1", "libdbus-1.so.3": "libdbus-1-3",
+}
+
+
+def desktop_problem(env=None, load=ctypes.CDLL, platform: str = sys.platform) -> str | None:
+    """Why the window cannot open on this desktop, in one line (None: nothing known to be wrong).
+
+    Qt's own message for a missing library is a paragraph about platform plugins; on Linux this
+    checks what the xcb plugin needs first and names the packages to install.
+    """
+    env = os.environ if env is None else env
+    if not platform.startswith("linux"):
+        return None
+    chosen = env.get("QT_QPA_PLATFORM", "")
+    if chosen and not chosen.startswith("xcb"):
+        return None  # offscreen, wayland, …: Qt reports its own problems there
+    if not chosen and env.get("WAYLAND_DISPLAY"):
+        return None
+    if not env.get("DISPLAY"):
+        return ("No display to open the window on: run it in a desktop session, or set "
+                "QT_QPA_PLATFORM=offscreen to run without one.")
+    missing = []
+    for soname, package in XCB_LIBRARIES.items():
+        try:
+            load(soname)
+        except OSError:
+            missing.append(package)
+    if missing:
+        return ("Qt needs system libraries that are missing: install them with "
+                f"`sudo apt install {' '.join(missing)}` (Debian/Ubuntu names).")
+    return None
 
 
 def window_settings() -> QSettings:
@@ -26,19 +71,23 @@ def build(load_model: bool = True) -> tuple[MainWindow, object]:
     """Everything the app is made of; returns the window and the engine thread."""
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("Prompt Workbench")
-    app.setStyleSheet(STYLE_SHEET)
-    engine = Engine()
+    settings = window_settings()
+    # Colours before the widgets: styling them once is cheaper than restyling them all.
+    palette.apply(palette.wants_dark(str(settings.value("theme", "system"))))
+    # The slot holds the local engine, or a server's once one is loaded from the model picker;
+    # a server's token counts are then never waited for on this (the window's) thread.
+    engine = EngineSlot(Engine())
+    never_wait_on(threading.current_thread())
     worker, thread = start_worker(engine)
     try:
-        window = MainWindow(Workspace.open(), engine, worker, window_settings(), gpu_offload_supported())
+        window = MainWindow(Workspace.open(), engine, worker, settings, gpu_offload_supported())
     except BaseException:
         thread.quit()  # a running QThread destroyed with its owner aborts the process
         thread.wait(5000)
         raise
     window.worker_thread = thread
     install_error_boundary(window)
-    if load_model:
-        window.generation.load_default()
+    window.load_model_at_start = load_model  # once the window is up and the models are listed
     return window, thread
 
 
@@ -59,14 +108,29 @@ def install_error_boundary(window: MainWindow) -> None:
     sys.excepthook = hook
 
 
+def fit_screen(window: MainWindow) -> None:
+    """A first start fills most of the screen, whatever its size (1366x768 to 4K)."""
+    screen = window.screen().availableGeometry() if window.screen() else None
+    if screen is None or screen.width() < 200:
+        window.resize(1600, 1000)
+        return
+    window.resize(min(1760, int(screen.width() * 0.94)), min(1120, int(screen.height() * 0.92)))
+    window.move(screen.center() - window.rect().center())
+
+
 def shutdown(window: MainWindow, thread) -> None:
     window.close()
     thread.quit()
     thread.wait(5000)
+    never_wait_on(None)  # no window thread any more (a test process opens more windows)
 
 
 def main() -> int:
     started = time.perf_counter()
+    problem = desktop_problem()
+    if problem:
+        print(f"workbench: {problem}", file=sys.stderr)
+        return 1
     app = QApplication.instance() or QApplication(sys.argv)
     try:
         window, thread = build()
@@ -75,7 +139,8 @@ def main() -> int:
         message = str(e) if isinstance(e, WorkbenchError) else report_unexpected(e, "starting the window")
         QMessageBox.critical(None, "Prompt Workbench", message)
         return 1
-    window.resize(1600, 1000)
+    if not window.settings.value("geometry"):
+        fit_screen(window)
     window.show()
     window.statusBar().showMessage(f"Ready in {time.perf_counter() - started:.2f} s", 3000)
     code = app.exec()

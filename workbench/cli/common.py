@@ -25,10 +25,18 @@ def add_sampling(p: argparse.ArgumentParser) -> None:
 
 def load_engine(path: str | None = None, options: LoadOptions | None = None):
     """An Engine with the model at path (default: the default chat model) loaded; imported
-    here so commands that run no model never load llama.cpp."""
+    here so commands that run no model never load llama.cpp. path may be a server's URL
+    (URL#model: a remote engine); WORKBENCH_ENGINE is the default."""
+    from workbench.runtime.engines import default_spec, is_remote, open_engine
+    path = path or default_spec()
+    if is_remote(path):
+        engine = open_engine(path, options)
+        print(engine.load_result.notice, file=sys.stderr)
+        return engine
+    from workbench.cli.cache import disk_cache
     from workbench.runtime.engine import Engine
     from workbench.runtime.models import default_model_path
-    engine = Engine()
+    engine = Engine(disk_cache())  # prompt snapshots on disk: the next process starts at once
     result = engine.load(path or default_model_path("chat"), options)
     if result.notice:
         print(result.notice, file=sys.stderr)

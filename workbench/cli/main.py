@@ -23,12 +23,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="open the workbench window")
     p.set_defaults(func=cmd_run)
-    for group in (chat, lessons, prompt, share, learn, records):
+    from workbench.cli import eval as eval_cmd  # evaluations: `eval`, `tests`
+    from workbench.cli import testsets
+    for group in (chat, lessons, prompt, share, learn, records, eval_cmd, testsets):
         group.register(sub)
+    from workbench.cli import cache as cache_cmd  # `cache`: prompt snapshots on disk
+    cache_cmd.register(sub)
+    from workbench.cli.remote import add_engine_flags  # --engine URL wherever --model is
+    add_engine_flags(parser)
     return parser
 
 
 def cmd_models(args) -> int:
+    if getattr(args, "engine", None):  # a server's models
+        from workbench.cli.remote import cmd_models as server_models
+        return server_models(args)
     dirs = [models_dir(), *args.models_dir]
     listing = list_models(*dirs)
     if args.json:
@@ -53,6 +62,8 @@ def cmd_run(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from workbench.cli.remote import resolve_engine
+    resolve_engine(args)
     # The error boundary: a message the user can act on, one line, never a traceback
     # (an unexpected one goes to the log with its traceback).
     try:

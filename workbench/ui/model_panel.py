@@ -19,15 +19,19 @@ from PySide6.QtWidgets import (
 
 from workbench.errors import ModelFileError
 from workbench.runtime.engine import default_threads
+from workbench.runtime.engines import display_name
 from workbench.runtime.generation import MODE_CHOICES
 from workbench.runtime.models import ModelInfo, human_size, list_models, read_model_info
 from workbench.runtime.params import LoadOptions
+from workbench.runtime.remote import is_remote
+from workbench.runtime.servers import saved_servers
 from workbench.ui.layout import compact_body
+from workbench.ui.palette import c
 
 
 def error_html(message) -> str:
     """A message (which may quote text from a file) as red rich text, escaped."""
-    return f"<span style='color:#B3261E'>{html.escape(str(message))}</span>"
+    return f"<span style='color:{c('error')}'>{html.escape(str(message))}</span>"
 
 
 def describe(info: ModelInfo) -> str:
@@ -55,6 +59,11 @@ class ModelPanel(QWidget):
         self.models.currentIndexChanged.connect(self._show_info)
         open_button = QPushButton("Open file…")
         open_button.clicked.connect(self.open_file)
+        server_button = QPushButton("Add server…")
+        server_button.setObjectName("addServerButton")
+        server_button.setToolTip("A model on llama-server, vLLM, Ollama, LM Studio or any "
+                                 "OpenAI-compatible server")
+        server_button.clicked.connect(self.add_server)
         self.info = QLabel()
         self.info.setWordWrap(True)
         self.gpu = QLabel()
@@ -81,8 +90,9 @@ class ModelPanel(QWidget):
         self.load_button.setObjectName("loadButton")
         self.load_button.clicked.connect(self.request_load)
         self.progress = QProgressBar()
-        self.progress.setRange(0, 0)  # llama.cpp reports no load progress: a busy bar
-        self.progress.setTextVisible(False)
+        self.progress.setObjectName("modelLoadProgress")
+        self.progress.setRange(0, 0)  # busy until llama.cpp reports how far it got
+        self.progress.setFormat("Loading %p%")
         self.progress.hide()
         self.state = QLabel()
         self.state.setObjectName("modelState")
@@ -92,6 +102,7 @@ class ModelPanel(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.models, 1)
         row.addWidget(open_button)
+        row.addWidget(server_button)
         form = QFormLayout()
         form.addRow("Context", self.ctx)
         form.addRow("GPU layers", self.gpu_layers)
@@ -108,7 +119,8 @@ class ModelPanel(QWidget):
         layout.addWidget(self.state)
         layout.addWidget(self.mode_reason)
         layout.addStretch()
-        self.scan()
+        # The folder is scanned by the window once it is on screen (reading GGUF headers takes
+        # a good part of a second): scan().
 
     def scan(self, select: str | None = None) -> None:
         listing = list_models()
@@ -116,6 +128,10 @@ class ModelPanel(QWidget):
         self.models.clear()
         for info in listing.infos:
             self.models.addItem(f"{Path(info.path).name} ({info.kind})", info.path)
+        for server in saved_servers():
+            for model in server.models:
+                spec = f"{server.url}#{model}"
+                self.models.addItem(f"{display_name(spec)} (server)", spec)
         self.models.blockSignals(False)
         if select:
             self.select(select)
@@ -123,7 +139,10 @@ class ModelPanel(QWidget):
 
     def select(self, path: str) -> None:
         i = self.models.findData(path)
-        if i < 0:
+        if i < 0 and is_remote(path):
+            self.models.addItem(f"{display_name(path)} (server)", path)
+            i = self.models.count() - 1
+        elif i < 0:
             try:
                 info = read_model_info(path)
             except ModelFileError as e:
@@ -144,6 +163,9 @@ class ModelPanel(QWidget):
         if not path:
             self.info.setText("No models found. Put .gguf files in models/ or use Open file….")
             return
+        if is_remote(path):
+            self.info.setText(f"<b>{html.escape(display_name(path))}</b><br>a model on a server")
+            return
         try:
             self.info.setText(describe(read_model_info(path)))
         except ModelFileError as e:
@@ -160,19 +182,39 @@ class ModelPanel(QWidget):
             self.set_loading(True)
             self.loadRequested.emit(path, self.options())
 
+    def set_progress(self, fraction: float) -> None:
+        """How far loading got (0..1), as llama.cpp reports it."""
+        self.progress.setRange(0, 100)
+        self.progress.setValue(int(max(0.0, min(1.0, fraction)) * 100))
+        self.state.setText(f"Loading… {self.progress.value()}%")
+
     def set_loading(self, loading: bool) -> None:
+        if loading:
+            self.progress.setRange(0, 0)
         self.progress.setVisible(loading)
         self.load_button.setEnabled(not loading)
         if loading:
             self.state.setText("Loading…")
 
+    def add_server(self) -> None:
+        """Ask for a server, then load the model chosen there."""
+        from workbench.ui.server_dialog import ServerDialog  # only when asked for
+        dialog = ServerDialog(self)
+        if dialog.exec():
+            self.scan(select=dialog.spec())
+            self.request_load()
+
     def set_loaded(self, result) -> None:
         self.set_loading(False)
+        if getattr(result.info, "server", None):
+            self.state.setText(f"Connected to {html.escape(result.info.server)}."
+                               + (f"<br>{html.escape(result.notice)}" if result.notice else ""))
+            return
         layers = {-1: "all layers", 0: "none"}.get(result.n_gpu_layers, f"{result.n_gpu_layers} layers")
         gpu = ("GPU offload available" if result.gpu_offload_supported
                else "GPU offload not available in this llama.cpp build")
         self.state.setText(f"Loaded with a {result.n_ctx:,}-token context. {gpu}; on GPU: {layers}."
-                           + (f"<br><span style='color:#8A5A00'>{html.escape(result.notice)}</span>"
+                           + (f"<br><span style='color:{c('warning')}'>{html.escape(result.notice)}</span>"
                               if result.notice else ""))
 
     def set_failed(self, message: str) -> None:
