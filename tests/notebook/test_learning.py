@@ -199,3 +199,8 @@ def test_learn_raises_the_held_out_pass_rate(tmp_path):
     assert (tmp_path / "report.md").read_text().startswith("# Learning report")
     listed = run_cli("lessons", "list").stdout
     assert listed.count("with demonstration") == len(added)
+    # Before and after are two evaluation runs, kept with the draft's history.
+    assert report["rounds"][0]["run_id"] > report["baseline_run_id"] > 0
+    history = json.loads(run_cli("eval", "--history", "--json").stdout)["draft"]
+    assert [(h["run_id"], h["kind"], h["passed"], h["total"]) for h in history] == [
+        (report["baseline_run_id"], "learn", before, 24), (report["rounds"][0]["run_id"], "learn", after, 24)]

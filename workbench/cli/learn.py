@@ -9,9 +9,14 @@ from workbench.cli.common import add_mode, load_engine
 def register(sub) -> None:
     p = sub.add_parser("learn", help="learn lessons from a task set's train split; "
                        "report the test split's pass rate before and after")
-    p.add_argument("--tasks", required=True, help="JSONL: query, one check, optional ideal and split")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--tasks", help="a test set file: JSONL (query, checks, optional ideal and "
+                        "split), CSV or promptfoo YAML")
+    source.add_argument("--set", help="a stored test set (see `workbench tests list`)")
     p.add_argument("--model", help="GGUF file (default: the default chat model)")
     add_mode(p)
+    p.add_argument("--teacher", help="GGUF file or server URL (URL#model) of the model that "
+                   "reflects and phrases lessons (default: the model being taught)")
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--auto-accept", action="store_true",
                    help="put new lessons in the notebook without review")
@@ -46,18 +51,26 @@ def _default_report() -> Path:
 
 def cmd_learn(args) -> int:
     from workbench.evals.learn import Learner
-    from workbench.evals.tasks import load_tasks
+    from workbench.evals.sets import TestSetStore, read_set_file
     from workbench.runtime.generation import choose_mode
     from workbench.workspace import Workspace
-    tasks = load_tasks(args.tasks)
-    engine = load_engine(args.model)
     ws = Workspace.open()
-    doc = ws.prompts.load_draft(ws.prompts.active_id())
+    doc_id = ws.prompts.active_id()
+    if args.set:
+        found = TestSetStore(ws.db).find(args.set, doc_id)
+        tasks, source = TestSetStore(ws.db).tasks(found["id"]), found["name"]
+    else:
+        tasks, source = read_set_file(args.tasks), Path(args.tasks).name
+    engine = load_engine(args.model)
+    doc = ws.prompts.load_draft(doc_id)
     mode = choose_mode(engine.info, args.mode)
-    print(f"Learning with {engine.info.name} ({mode.name} mode), {args.rounds} round(s)…",
-          file=sys.stderr)
-    learner = Learner(ws, engine, mode.name, doc, reflect_with_model=not args.no_reflect)
-    report = learner.learn(tasks, args.rounds, args.auto_accept, args.holdout, Path(args.tasks).name)
+    teacher = load_engine(args.teacher) if args.teacher else None
+    teacher_mode = choose_mode(teacher.info).name if teacher else None
+    print(f"Learning with {engine.info.name} ({mode.name} mode), {args.rounds} round(s)"
+          + (f", taught by {teacher.info.name}" if teacher else "") + "…", file=sys.stderr)
+    learner = Learner(ws, engine, mode.name, doc, reflect_with_model=not args.no_reflect,
+                      document_id=doc_id, set_name=source, teacher=teacher, teacher_mode=teacher_mode)
+    report = learner.learn(tasks, args.rounds, args.auto_accept, args.holdout, source)
     base = args.report or str(_default_report())
     Path(f"{base}.md").write_text(report.to_markdown(), encoding="utf-8")
     Path(f"{base}.json").write_text(report.to_json(), encoding="utf-8")
