@@ -1,10 +1,7 @@
 """Export and import: round trips, target schemas, malformed files, and real clients."""
 
 import json
-import socket
 import subprocess
-import sys
-import time
 import urllib.request
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +18,7 @@ from workbench.prompt.document import Example, PromptDocument, Section
 from workbench.runtime.generation import collect, prompt_tokens, stream
 from workbench.runtime.params import SamplingParams
 from workbench.share.builder import build_export_input
-from workbench.share.exporters import FORMATS, ExportInput, export
+from workbench.share.exporters import FORMATS, SAMPLING, ExportInput, TrainingConversation, export
 from workbench.share.importers import IMPORTERS, import_text
 from workbench.workspace import Workspace
 
@@ -46,25 +43,31 @@ def make_input(**kw) -> ExportInput:
     return ExportInput(document=doc, system=c.system_prompt, messages=c.messages, params=p, **kw)
 
 
-ROUND_TRIP = {  # format -> sampling fields the target keeps
+# format -> the sampling fields that survive export -> import (the README's round-trip table);
+# every other one is named in the export's notes.
+ROUND_TRIP = {
     "openai": {"temperature", "top_p", "max_tokens", "seed", "stop"},
-    "anthropic": {"temperature", "top_p", "top_k", "max_tokens", "stop"},
-    "ollama": {"temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens", "seed", "stop"},
-    "llm": {"temperature", "top_p", "max_tokens"},
-    "lmstudio": {"temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens", "stop"},
-    "markdown": {"temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens", "seed", "stop"},
+    "anthropic": {"max_tokens", "stop"},
+    "ollama": set(SAMPLING),
+    "llm": set(),
+    "lmstudio": set(SAMPLING),
+    "markdown": set(SAMPLING),
 }
 
 
 @pytest.mark.parametrize("fmt", sorted(ROUND_TRIP))
 def test_round_trip(fmt):
     x = make_input()
-    back = import_text(export(fmt, x).text, fmt)
+    out = export(fmt, x)
+    back = import_text(out.text, fmt)
     again = compose(back, [], count_tokens=words, n_ctx=4096)
     assert again.system_prompt == x.system
     assert back.examples == x.document.examples
     for key in ROUND_TRIP[fmt]:
         assert back.params[key] == x.document.params[key], key
+    for key in set(SAMPLING) - ROUND_TRIP[fmt]:  # not kept: said, not dropped silently
+        assert key not in back.params
+        assert any(key in w for w in out.warnings), (key, out.warnings)
 
 
 def test_markdown_keeps_sections_exactly():
@@ -96,47 +99,74 @@ def test_anthropic_alternates_and_flags_what_does_not_fit():
     x = make_input()
     x.messages = [x.messages[0], {"role": "assistant", "content": "Hi"},
                   {"role": "user", "content": "a"}, {"role": "user", "content": "b"}]
-    x.params.temperature = 1.5
     out = export("anthropic", x)
     body = json.loads(out.text)
     roles = [m["role"] for m in body["messages"]]
     assert roles == ["user", "assistant", "user"] and body["messages"][-1]["content"] == "a\n\nb"
-    assert body["temperature"] == 1.0 and body["system"] == x.system
-    assert any("merged" in w for w in out.warnings) and any("temperature" in w for w in out.warnings)
+    assert body["system"] == x.system and body["stop_sequences"] == ["###"]
+    # The current Messages API takes no sampling settings: none are sent, each is named.
+    assert not {"temperature", "top_p", "top_k", "seed"} & set(body)
+    notes = " ".join(out.warnings)
+    assert "merged" in notes
+    assert all(k in notes for k in ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "seed"))
     jsonschema.validate(body, schema("anthropic_messages_request"))
 
 
-def test_finetune_jsonl_from_accepted_conversations():
-    x = make_input(base_system="You are a support agent.")
-    x.conversations = [[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"},
-                        {"role": "user", "content": "unanswered"}],
-                       [{"role": "user", "content": "only a question"}]]
+def test_finetune_jsonl_trains_on_accepted_answers_only():
+    x = make_input()
+    shots = [{"role": "user", "content": "Where is my order?"},
+             {"role": "assistant", "content": "Let me check: what is the order number?"}]
+    x.conversations = [
+        TrainingConversation("You are a support agent.", shots, [
+            {"role": "user", "content": "Hi", "accepted": None},
+            {"role": "assistant", "content": "Hello", "accepted": True},
+            {"role": "user", "content": "Capital of Peru?", "accepted": None},
+            {"role": "assistant", "content": "Pepé is the capital of Peru.", "accepted": False},
+            {"role": "user", "content": "unanswered", "accepted": None}]),
+        TrainingConversation("s", [], [{"role": "user", "content": "q", "accepted": None},
+                                       {"role": "assistant", "content": "cli", "accepted": False}]),
+        TrainingConversation("s", [], [{"role": "user", "content": "q", "accepted": None},
+                                       {"role": "assistant", "content": "old", "accepted": None}])]
     out = export("finetune-jsonl", x)
-    lines = [json.loads(l) for l in out.text.splitlines()]
-    assert len(lines) == 1 and "skipped" in out.warnings[0]
-    for line in lines:
-        jsonschema.validate(line, schema("finetune_line"))
-        assert line["messages"][0] == {"role": "system", "content": "You are a support agent."}
-        assert line["messages"][-1]["role"] == "assistant"
+    lines = [json.loads(line) for line in out.text.splitlines()]
+    assert len(lines) == 1
+    messages = lines[0]["messages"]
+    jsonschema.validate(lines[0], schema("finetune_line"))
+    assert messages[0] == {"role": "system", "content": "You are a support agent."}
+    assert messages[1:3] == [shots[0], {**shots[1], "weight": 0}]  # few-shot: context only
+    assert messages[-1] == {"role": "assistant", "content": "Hello"}  # nothing after it
+    assert "Pepé" not in out.text and "cli" not in out.text and "old" not in out.text
+    notes = " ".join(out.warnings)
+    assert "2 conversation(s) with no accepted answer" in notes and "1 answer(s) stored before" in notes
 
 
 def test_promptfoo_config_with_tests_from_tasks():
     x = make_input(tasks=[{"query": "How far is Paris?", "check": "contains", "value": "km"},
-                          {"query": "Give JSON", "check": "json", "value": None}])
-    config = yaml.safe_load(export("promptfoo", x).text)
-    chat = json.loads(config["prompts"][0]["raw"])
-    assert chat[0]["role"] == "system" and chat[-1] == {"role": "user", "content": "{{query}}"}
+                          {"query": "Give JSON", "check": "json", "value": None},
+                          {"query": 'Say "hi"\nthere', "checks": [{"type": "starts_with", "value": "ANSWER:"},
+                                                               {"type": "max_words", "value": 5}]}])
+    x.system = x.messages[0]["content"] = "You are {{model}}; say {% raw %} and {# no #}."
+    out = export("promptfoo", x)
+    config = yaml.safe_load(out.text)
+    raw = config["prompts"][0]["raw"]
+    assert raw.endswith('{"role": "user", "content": {{ query | dump }}}]')
     assert config["providers"][0]["config"]["apiBaseUrl"] == "http://127.0.0.1:8080/v1"
     assert config["tests"][0] == {"vars": {"query": "How far is Paris?"},
-                                  "assert": [{"type": "contains", "value": "km"}]}
+                                  "assert": [{"type": "icontains", "value": "km"}]}
     assert config["tests"][1]["assert"] == [{"type": "is-json"}]
+    assert [a["type"] for a in config["tests"][2]["assert"]] == ["javascript", "javascript"]
+    # What Nunjucks prints is the text as written (tests/share/test_consumers.py renders it
+    # with promptfoo's own Nunjucks).
+    assert "{{model}}" not in raw and "{{ '{' }}{model}}" in raw
 
 
 def test_ollama_urial_template_for_base_models():
+    from workbench.share import modelfile
     x = make_input(mode="urial", model_file="/models/gemma.gguf")
     text = export("ollama", x).text
     assert "FROM /models/gemma.gguf" in text and 'TEMPLATE """' in text
-    assert 'PARAMETER stop "```"' in text and 'PARAMETER stop "# Query"' in text
+    stops = [v for _, c, w, v in modelfile.commands(text) if c == "PARAMETER" and w == "stop"]
+    assert stops == ["###", "```", "# Query"]
 
 
 def test_every_format_is_registered_with_an_extension():
@@ -176,38 +206,6 @@ def test_malformed_imports_name_the_place_and_write_nothing(tmp_path, workbench_
     assert cli_main(["import", str(f), "--format", fmt]) == 1
     assert where in capsys.readouterr().err
     assert Workspace.open(workbench_home / "workbench.db").prompts.documents() == []  # nothing written
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def openai_server(chat_model_path):
-    """llama-cpp-python's own OpenAI-compatible server with the default model, on loopback."""
-    from workbench.runtime.engine import default_threads  # WORKBENCH_THREADS, as the engine
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(chat_model_path),
-                             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
-                             "--n_threads", str(default_threads())],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    try:
-        while True:  # until it answers: it says nothing else when it is ready
-            try:
-                urllib.request.urlopen(f"{url}/v1/models", timeout=1)
-                break
-            except OSError:
-                assert proc.poll() is None, "the server exited"
-                assert time.time() < deadline, "the server did not answer within 60 s"
-                time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def post(url: str, body: dict) -> dict:

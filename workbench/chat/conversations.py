@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from workbench.db import WorkbenchDatabase, get_row, now
 from workbench.errors import WorkbenchError
 from workbench.fts import fts_query
+from workbench.prompt.store import mark_restored, to_trash, trash_entry
 
 ROLES = ("system", "user", "assistant")
 
@@ -40,7 +41,8 @@ class ConversationStore:
 
     def conversations(self) -> list[dict]:
         return list(self.db.query(
-            "select id, title, updated from conversations order by updated desc, id desc"))
+            "select id, title, updated from conversations where trash_id is null "
+            "order by updated desc, id desc"))
 
     def summaries(self) -> list[dict]:
         """Every conversation, most recently updated first: id, title, created, updated,
@@ -58,7 +60,8 @@ class ConversationStore:
             left join (select conversation_id, count(*) as n from up
                        group by conversation_id) p on p.conversation_id = c.id
             left join (select conversation_id, count(*) as n from messages
-                       group by conversation_id) a on a.conversation_id = c.id
+                       where trash_id is null group by conversation_id) a on a.conversation_id = c.id
+            where c.trash_id is null
             order by c.updated desc, c.id desc"""))
 
     def get(self, conversation_id: int) -> dict:
@@ -69,7 +72,10 @@ class ConversationStore:
         return get_row(self.db, "conversations", conversation_id, f"conversation {conversation_id}")
 
     def _message(self, message_id: int) -> dict:
-        return get_row(self.db, "messages", message_id, f"message {message_id}")
+        row = get_row(self.db, "messages", message_id, f"message {message_id}")
+        if row["trash_id"] is not None:
+            raise WorkbenchError(f"There is no message {message_id} any more: it was deleted.")
+        return row
 
     def append(self, conversation_id: int, role: str, content: str) -> Message:
         """Add a message after the current head and make it the head."""
@@ -85,7 +91,9 @@ class ConversationStore:
         with self.db.atomic("message"):
             mid = self.db["messages"].insert({
                 "conversation_id": conversation_id, "parent_id": parent_id, "role": role,
-                "content": content, "created": now(), "updated": now()}).last_pk
+                "content": content, "created": now(), "updated": now(),
+                # An answer stored here was chosen (Accept); the CLI marks its own unreviewed.
+                "accepted": 1 if role == "assistant" else None}).last_pk
             self.db["conversations"].update(conversation_id, {"head_id": mid, "updated": now()})
         return Message(mid, parent_id, role, content)
 
@@ -104,8 +112,21 @@ class ConversationStore:
     def edit(self, message_id: int, content: str) -> None:
         """Change a message in place (its branch keeps its place in the tree)."""
         with self.db.atomic("edited message"):
+            m = self._message(message_id)
+            reviewed = {"accepted": 1} if m["role"] == "assistant" else {}  # the user wrote it
+            self.db["messages"].update(message_id, {"content": content, "updated": now(), **reviewed})
+
+    def set_accepted(self, message_id: int, accepted: bool) -> None:
+        """Record whether the user chose this answer (fine-tuning trains only on those)."""
+        with self.db.atomic("accepted answer"):
             self._message(message_id)
-            self.db["messages"].update(message_id, {"content": content, "updated": now()})
+            self.db["messages"].update(message_id, {"accepted": int(accepted)})
+
+    def accepted(self, conversation_id: int) -> dict[int, bool | None]:
+        """Each message's accepted flag (None: not known, stored before it was recorded)."""
+        rows = self.db.query("select id, accepted from messages where conversation_id = ?",
+                             [conversation_id])
+        return {r["id"]: None if r["accepted"] is None else bool(r["accepted"]) for r in rows}
 
     def fork(self, message_id: int, content: str) -> Message:
         """A new sibling of message_id with other content; both branches are kept and
@@ -113,23 +134,63 @@ class ConversationStore:
         m = self._message(message_id)
         return self._add(m["conversation_id"], m["parent_id"], m["role"], content)
 
-    def delete(self, message_id: int) -> None:
-        """Delete a message and everything after it on every branch."""
+    def delete(self, message_id: int) -> int:
+        """Move a message and everything after it on every branch to the trash; returns the
+        trash entry (undelete brings them back)."""
         with self.db.atomic("deletion of messages"):
             m = self._message(message_id)
             ids = [r["id"] for r in self.db.query("""
                 with recursive down(id) as (select ? union all
-                    select m.id from messages m join down on m.parent_id = down.id)
+                    select m.id from messages m join down on m.parent_id = down.id
+                    where m.trash_id is null)
                 select id from down""", [message_id])]
             conv = self._row(m["conversation_id"])
+            trash_id = to_trash(self.db, "messages", message_id, _title(m["content"]),
+                                {"conversation_id": conv["id"], "head_id": conv["head_id"],
+                                 "count": len(ids)})
             if conv["head_id"] in ids:
                 self.db["conversations"].update(conv["id"], {"head_id": m["parent_id"]})
-            self.db.execute(f"delete from messages where id in ({','.join('?' * len(ids))})", ids)
+            self.db.execute(f"update messages set trash_id = ? where id in ({','.join('?' * len(ids))})",
+                            [trash_id, *ids])
+        return trash_id
+
+    def delete_conversation(self, conversation_id: int) -> int:
+        """Move a conversation to the trash; returns the trash entry."""
+        with self.db.atomic("deletion of the conversation"):
+            row = self._row(conversation_id)
+            if row["trash_id"] is not None:
+                raise WorkbenchError(f"Conversation {conversation_id} is already deleted.")
+            first = self.path(conversation_id)[:1]
+            trash_id = to_trash(self.db, "conversation", conversation_id,
+                                _title(first[0].content if first else row["title"]), {})
+            self.db["conversations"].update(conversation_id, {"trash_id": trash_id})
+        return trash_id
+
+    def undelete(self, trash_id: int) -> int:
+        """Bring deleted messages or a deleted conversation back as they were; returns the
+        conversation's id."""
+        with self.db.atomic("restored messages"):
+            entry = trash_entry(self.db, trash_id)
+            if entry["kind"] == "conversation":
+                cid = entry["item_id"]
+                self.db.execute("update conversations set trash_id = null where trash_id = ?",
+                                [trash_id])
+            elif entry["kind"] == "messages":
+                cid = entry["state"]["conversation_id"]
+                self.db.execute("update messages set trash_id = null where trash_id = ?", [trash_id])
+                # The branch on screen when they were deleted is shown again; anything
+                # written since stays as another branch.
+                self.db["conversations"].update(cid, {"head_id": entry["state"]["head_id"],
+                                                      "updated": now()})
+            else:
+                raise WorkbenchError(f"Trash entry {trash_id} holds a {entry['kind']}, not messages.")
+            mark_restored(self.db, trash_id)
+        return cid
 
     def siblings(self, message_id: int) -> list[int]:
         """The alternatives at this point of the conversation (including itself), oldest first."""
         m = self._message(message_id)
-        where = "conversation_id = ? and parent_id is ?"
+        where = "conversation_id = ? and parent_id is ? and trash_id is null"
         return [r["id"] for r in self.db["messages"].rows_where(
             where, [m["conversation_id"], m["parent_id"]], order_by="id")]
 
@@ -139,7 +200,7 @@ class ConversationStore:
             m = self._message(message_id)
             leaf = message_id
             while True:
-                child = list(self.db["messages"].rows_where("parent_id = ?", [leaf],
+                child = list(self.db["messages"].rows_where("parent_id = ? and trash_id is null", [leaf],
                                                             order_by="id desc", limit=1))
                 if not child:
                     break
@@ -156,4 +217,47 @@ class ConversationStore:
             select messages.id, messages.conversation_id, messages.role, messages.content,
                    snippet(messages_fts, 0, '[', ']', '…', 12) as snippet
             from messages_fts join messages on messages.rowid = messages_fts.rowid
-            where messages_fts match ? order by bm25(messages_fts) limit ?""", [q, limit]))
+            join conversations c on c.id = messages.conversation_id
+            where messages_fts match ? and messages.trash_id is null and c.trash_id is null
+            order by bm25(messages_fts) limit ?""", [q, limit]))
+
+    def listing(self, document_id: int | None = None, query: str = "", limit: int = 200) -> list[dict]:
+        """Conversations for a list, most recently updated first: id, title, document_id,
+        updated, messages (not deleted, every branch), first (the first user message) and
+        snippet (with a query: its best matching message, matches in [brackets]); only those
+        of document_id when given, and with a query only those with a matching message, best
+        match first."""
+        snippets: dict[int, str] = {}
+        if query.strip():
+            for hit in self.search(query, limit=1000):  # best first: keep each one's best
+                snippets.setdefault(hit["conversation_id"], hit["snippet"])
+            if not snippets:
+                return []
+        # A prompt's conversations leave the lists with it while it is in the trash.
+        where = ["c.trash_id is null", "c.document_id is null or c.document_id not in "
+                 "(select id from documents where trash_id is not null)"]
+        args: list = []
+        if document_id is not None:
+            where.append("c.document_id = ?")
+            args.append(document_id)
+        if snippets:
+            where.append(f"c.id in ({','.join('?' * len(snippets))})")
+            args += list(snippets)
+        rows = [dict(r, snippet=snippets.get(r["id"])) for r in self.db.query(f"""
+            select c.id, c.title, c.document_id, c.updated,
+                   (select count(*) from messages m where m.conversation_id = c.id
+                    and m.trash_id is null) as messages,
+                   (select m.content from messages m where m.conversation_id = c.id
+                    and m.trash_id is null and m.role = 'user' order by m.id limit 1) as first
+            from conversations c where {" and ".join(f"({w})" for w in where)}
+            order by c.updated desc, c.id desc {"" if snippets else "limit ?"}""",
+            args if snippets else [*args, limit])]
+        if snippets:
+            rank = {cid: i for i, cid in enumerate(snippets)}
+            rows.sort(key=lambda r: rank[r["id"]])
+        return rows[:limit]
+
+def _title(text: str, limit: int = 60) -> str:
+    """The first line of text, cut to limit characters: how a deleted thing is named."""
+    line = next((l.strip() for l in (text or "").splitlines() if l.strip()), "") or "(empty)"
+    return line if len(line) <= limit else line[:limit - 1] + "…"

@@ -46,6 +46,8 @@ class RunLog:
 
     def cached_sha256(self, path: str) -> str | None:
         """The remembered hash of a model file, if its size and mtime have not changed."""
+        if "://" in str(path):  # a model on a server (URL#model): no file here to hash
+            return None
         p = Path(path)
         st = p.stat()
         rows = list(self.db["model_hashes"].rows_where(
@@ -63,7 +65,10 @@ class RunLog:
                             "model_sha256 is null", [sha256, p.name])
 
     def model_sha256(self, path: str) -> str:
-        """A model file's hash, computed once per (size, mtime) and remembered."""
+        """A model file's hash, computed once per (size, mtime) and remembered (None for a
+        model on a server)."""
+        if "://" in str(path):
+            return None
         cached = self.cached_sha256(path)
         if cached:
             return cached
@@ -80,7 +85,9 @@ class RunLog:
             return self.db["runs"].insert({
                 "created": now(), "document_id": run.document_id, "version_id": run.version_id,
                 "conversation_id": run.conversation_id, "model_name": run.model_name,
-                "model_file": Path(run.model_file).name, "model_sha256": sha,
+                # A served model keeps its URL#model: where it ran is part of the record.
+                "model_file": run.model_file if "://" in run.model_file else Path(run.model_file).name,
+                "model_sha256": sha,
                 "mode": run.mode, "params": json.dumps(run.params),
                 "rendered_prompt": run.rendered_prompt, "messages": json.dumps(run.messages),
                 "output": run.output, "stats": json.dumps(run.stats),
@@ -99,8 +106,51 @@ class RunLog:
         row = get_row(self.db, "runs", run_id, f"run {run_id}")
         return self._decode(row)
 
+    def for_conversation(self, conversation_id: int) -> list[dict]:
+        """The runs logged in a conversation, newest first (fine-tuning looks up the prompt an
+        answer was generated under)."""
+        return [self._decode(r) for r in self.db["runs"].rows_where(
+            "conversation_id = ?", [conversation_id], order_by="id desc")]
+
     def recent(self, limit: int = 20) -> list[dict]:
         return [self._decode(r) for r in self.db["runs"].rows_where(order_by="id desc", limit=limit)]
+
+    def find(self, document_id: int | None = None, version: int | str | None = None,
+             model_name: str | None = None, rating: int | str | None = None,
+             limit: int = 500) -> list[dict]:
+        """Runs newest first, each with version_number (None: an unsaved draft or a deleted
+        version). Filters: document_id; version, a version number of that document or
+        "draft"; model_name; rating +1, -1 or "none" (unrated)."""
+        where, args = [], []
+        if document_id is not None:
+            where.append("r.document_id = ?")
+            args.append(document_id)
+        if version == "draft":
+            where.append("r.version_id is null")
+        elif version is not None:
+            where.append("v.number = ?")
+            args.append(int(version))
+        if model_name:
+            where.append("r.model_name = ?")
+            args.append(model_name)
+        if rating == "none":
+            where.append("r.rating is null")
+        elif rating is not None:
+            where.append("r.rating = ?")
+            args.append(int(rating))
+        rows = self.db.query(f"""
+            select r.*, v.number as version_number from runs r
+            left join versions v on v.id = r.version_id
+            {"where " + " and ".join(where) if where else ""}
+            order by r.id desc limit ?""", [*args, limit])
+        return [self._decode(dict(r)) for r in rows]
+
+    def model_names(self, document_id: int | None = None) -> list[str]:
+        """The models that made runs (of document_id when given), by name."""
+        where = "where document_id = ?" if document_id is not None else ""
+        return [r["model_name"] for r in self.db.query(
+            f"select distinct model_name from runs {where} order by model_name",
+            [document_id] if document_id is not None else [])]
 
     @staticmethod
     def _decode(row: dict) -> dict:

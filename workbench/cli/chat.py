@@ -49,6 +49,7 @@ def cmd_chat(args) -> int:
         return _vote(session, args, params)
     if args.message is not None:
         print_stream(session.ask(args.message, params, _waiting), args.stats)
+        _unreviewed(session)
         return 0
     interactive = sys.stdin.isatty()
     if interactive:
@@ -62,12 +63,20 @@ def cmd_chat(args) -> int:
             break
         try:
             print_stream(session.ask(line, params, _waiting), args.stats)
+            _unreviewed(session)
         except KeyboardInterrupt:
             engine.cancel()
             print("\n[stopped]", file=sys.stderr)
         except WorkbenchError as e:  # e.g. the context is full: say so, keep chatting
             print(f"\nworkbench: {e}", file=sys.stderr)
     return 0
+
+
+def _unreviewed(session) -> None:
+    """A command-line answer is stored as it came, not chosen: fine-tuning does not train on it."""
+    path = session.ws.conversations.path(session.conversation_id) if session.conversation_id else []
+    if path and path[-1].role == "assistant":
+        session.ws.conversations.set_accepted(path[-1].id, False)
 
 
 def _waiting(e) -> None:

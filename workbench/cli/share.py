@@ -55,14 +55,21 @@ def cmd_export(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from workbench.share.importers import import_text, read_import_file
+    from workbench.errors import ImportFormatError
+    from workbench.share.importers import read_import_file
+    from workbench.share.intake import import_into
     from workbench.workspace import Workspace
-    doc = import_text(read_import_file(args.file), args.format, Path(args.file).name)
-    for note in doc.notes:
-        print(f"note: {note}", file=sys.stderr)
+    text = read_import_file(args.file)
     ws = Workspace.open()
-    doc_id = ws.prompts.create(doc)
-    ws.prompts.set_active(doc_id)
-    print(f"Imported {args.file} as prompt document {doc_id} ({doc.name}); it is now active.",
-          file=sys.stderr)
+    try:
+        result = import_into(ws, text, args.format, Path(args.file).name)
+    except ImportFormatError as e:
+        if args.format or "Choose the format" not in str(e):
+            raise
+        raise ImportFormatError(f"{e} Pass --format NAME (see --help).") from None
+    for note in result.warnings:
+        print(f"note: {note}", file=sys.stderr)
+    ws.prompts.set_active(result.document_id)
+    print(f"Imported {args.file} as prompt document {result.document_id} ({result.document.name}); "
+          "it is now active.", file=sys.stderr)
     return 0

@@ -5,15 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from workbench.errors import WorkbenchError
 from workbench.prompt.compose import compose
 from workbench.prompt.document import PromptDocument
 from workbench.runtime.generation import choose_mode, prompt_text
 from workbench.runtime.params import SamplingParams
 from workbench.share.exporters import ExportInput
+from workbench.share.finetune import training_conversations
 from workbench.workspace import Workspace, model_terms
 
 if TYPE_CHECKING:  # only for type hints: importing it would load llama.cpp
     from workbench.runtime.engine import Engine
+
+
+def _default_model_file() -> str:
+    """The default chat model's path when it is there (Ollama's FROM needs a file)."""
+    from workbench.runtime.models import default_model_path
+    try:
+        return str(default_model_path("chat").resolve())
+    except WorkbenchError:
+        return ""
 
 
 def build_export_input(ws: Workspace, doc: PromptDocument, engine: Engine | None = None,
@@ -39,13 +50,21 @@ def build_export_input(ws: Workspace, doc: PromptDocument, engine: Engine | None
         model_file = engine.info.path
         model = Path(model_file).stem
         raw = prompt_text(engine, mode_name, c.messages)
-    pinned = {l.id: l.text for l in ws.notebook.pinned()}
-    conversations = [[m.as_chat() for m in ws.conversations.path(row["id"])]
-                     for row in ws.conversations.conversations()]
+    pinned = {lesson.id: lesson.ref() for lesson in ws.notebook.pinned()}
+    start = 1 if c.system_prompt else 0
+    turns = [m for m in conversation if m["role"] != "system"]  # as compose takes them
+    unfilled = list(c.unknown_variables)
+    if not model_name and "{{model}}" in c.system_prompt:
+        unfilled.insert(0, "model")
     kwargs = {"server": server} if server else {}
     return ExportInput(document=doc, system=c.system_prompt, messages=c.messages,
                        params=SamplingParams.from_dict(doc.params), model=model,
-                       model_file=model_file, mode=mode_name, raw_prompt=raw,
-                       lessons=[pinned[i] for i in c.lessons_in_prompt],
-                       tasks=[t.to_dict() for t in tasks], conversations=conversations,
-                       base_system=bare.system_prompt, n_ctx=n_ctx if loaded else 0, **kwargs)
+                       model_file=model_file or _default_model_file(), model_chosen=loaded,
+                       mode=mode_name, raw_prompt=raw,
+                       lessons=[pinned[i].text for i in c.lessons_in_prompt],
+                       lesson_demos=[pinned[i].demo for i in c.lessons_in_prompt],
+                       tasks=[t if isinstance(t, dict) else t.to_dict() for t in tasks],
+                       load_conversations=lambda: training_conversations(ws, bare.system_prompt, doc),
+                       few_shot=c.messages[start:len(c.messages) - len(turns)],
+                       base_system=bare.system_prompt, n_ctx=n_ctx if loaded else 0,
+                       unfilled=unfilled, **kwargs)

@@ -1,24 +1,28 @@
-"""Import prompts from other tools' files into a new prompt document; malformed files are refused.
+"""Import prompts from other tools' files into a new prompt document, with a warning for
+everything that was converted or left out; malformed files are refused.
 
-Every importer is a pure function text -> PromptDocument that raises
-ImportFormatError naming the line or field at fault; nothing is written until
-a whole file has been read. Reading is bounded: a size limit, a nesting-depth
-limit for JSON and YAML, and no YAML aliases (the stuff of "billion laughs").
+Every importer is a pure function text -> Imported (the document, the warnings, and the
+lessons an export marked) that raises ImportFormatError naming the line or field at fault;
+nothing is written until a whole file has been read. Reading is bounded: a size limit, a
+nesting-depth limit for JSON and YAML, and no YAML aliases (the stuff of "billion laughs").
 Every value ends up checked against the document and sampling schema.
 
-A tool's value that is merely unusual is converted, with a note in the
-document's .notes: null means the tool's default; a seed beyond llama.cpp's
-32 bits is folded into range and a negative one means random; Ollama's negative
-num_predict ("no limit") leaves max_tokens at its default; an LM Studio setting
-that is switched off is left out; one stop string is a list of one; empty stop
-strings are dropped. Anything else out of type or range is refused.
+A tool's value that is merely unusual is converted, with a warning: null means the tool's
+default; a seed beyond llama.cpp's 32 bits is folded into range and a negative one means
+random; Ollama's negative num_predict ("no limit") leaves max_tokens at its default; an LM
+Studio setting that is switched off keeps the default; one stop string is a list of one;
+empty stop strings are dropped. What a prompt document has no place for (tools, response
+formats, templates, load settings, a question with no answer) is named in a warning. Anything
+else out of type or range is refused.
 """
 
 import math
 import os
 import re
+import string
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import yaml
 
@@ -26,10 +30,26 @@ from workbench.errors import ImportFormatError
 from workbench.files import MAX_DEPTH, parse_json, parser_complaint, read_user_file
 from workbench.prompt.document import DEFAULT_NAME, Example, PromptDocument, Section
 from workbench.runtime.params import DEFAULTS, PARAM_NAMES, check_param, fit_seed, shown
+from workbench.share import modelfile
 from workbench.share.exporters import EXAMPLES_HEADING, FENCE
+from workbench.share.lessons_block import split_lessons, split_retrieved
 
-IMPORTERS: dict[str, Callable[[str], PromptDocument]] = {}
 MAX_IMPORT_BYTES = 5 * 1024 * 1024  # prompts are kilobytes; this is room for a long one
+
+
+@dataclass
+class Imported:
+    """What a file gave: the document (its .notes are the warnings too), the warnings, and the
+    texts of the pinned lessons its export marked (kept out of the document's text)."""
+
+    document: PromptDocument
+    warnings: list[str] = field(default_factory=list)
+    lessons: list[str] = field(default_factory=list)
+    format: str = ""
+    demos: dict[str, tuple[str, str]] = field(default_factory=dict)  # lesson text -> its demonstration
+
+
+IMPORTERS: dict[str, Callable[[str], Imported]] = {}
 
 
 def importer(name: str):
@@ -40,9 +60,10 @@ def importer(name: str):
     return register
 
 
-def import_text(text: str, fmt: str | None = None, filename: str = "") -> PromptDocument:
+def read_import(text: str, fmt: str | None = None, filename: str = "") -> Imported:
     """The document in TEXT (format FMT, or guessed from the file name and the content),
-    checked against the document schema; ImportFormatError naming the place otherwise."""
+    checked against the document schema, with its warnings and marked lessons;
+    ImportFormatError naming the place otherwise."""
     if len(text) > MAX_IMPORT_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_IMPORT_BYTES:
         raise ImportFormatError(f"{filename or 'This file'} is larger than "
                                 f"{MAX_IMPORT_BYTES // 2**20} MB; prompt files are far smaller. "
@@ -50,7 +71,22 @@ def import_text(text: str, fmt: str | None = None, filename: str = "") -> Prompt
     fmt = fmt or detect(text, filename)
     if fmt not in IMPORTERS:
         raise ImportFormatError(f"Cannot import format {fmt!r}. Formats: {', '.join(IMPORTERS)}.")
-    return IMPORTERS[fmt](text).validated(ImportFormatError)
+    result = IMPORTERS[fmt](text)
+    result.format = fmt
+    result.document = result.document.validated(ImportFormatError)
+    result.document.notes = list(result.warnings)
+    return result
+
+
+def import_text(text: str, fmt: str | None = None, filename: str = "") -> PromptDocument:
+    """The document alone (its .notes say what was converted); marked lessons are left out of
+    it, with a note: share/intake.py brings them back into the notebook."""
+    result = read_import(text, fmt, filename)
+    if result.lessons:
+        result.document.notes.append(
+            f"The {len(result.lessons)} pinned lesson(s) in the file were left out of the prompt "
+            "text (they belong in the notebook).")
+    return result.document
 
 
 def read_import_file(path: str | Path) -> str:
@@ -82,8 +118,9 @@ def detect(text: str, filename: str = "") -> str:
         if text.lstrip().startswith(("{", "[")):
             raise  # JSON, but broken: say where
         raise ImportFormatError(f"Not a format I know: not a Modelfile, not our Markdown, and "
-                                f"not JSON ({e}) Pass --format.") from None
-    if isinstance(data, dict) and "operation" in data:
+                                f"not JSON ({e}) Choose the format it is in.") from None
+    if isinstance(data, dict) and ("operation" in data or "inference_params" in data
+                                   or "load_params" in data):
         return "lmstudio"
     if isinstance(data, dict) and "system" in data and "messages" in data:
         return "anthropic"
@@ -150,7 +187,9 @@ def split_examples(system: str) -> tuple[str, list[Example]]:
     """Undo exporters.system_with_examples: examples written at the end of a system prompt."""
     head, sep, block = system.partition(f"\n\n{EXAMPLES_HEADING}\n\n")
     if not sep:
-        return system, []
+        head, sep, block = system.partition(f"{EXAMPLES_HEADING}\n\n")
+        if not sep or head:
+            return system, []
     examples = []
     for chunk in block.split("\n\nUser: "):
         chunk = chunk.removeprefix("User: ")
@@ -169,11 +208,17 @@ def _label(value, fallback: str) -> str:
     return one if len(one) <= 100 else one[:100] + "…"
 
 
-def _document(name: str, system: str, examples: list[Example], params: dict,
-              notes: list[str]) -> PromptDocument:
+def _imported(name: str, system: str, examples: list[Example], params: dict,
+              notes: list[str], variables: dict | None = None) -> Imported:
+    """The document, with the pinned lessons an export marked at the end of the system text
+    taken out (they come back as lessons, not as prompt text)."""
+    system, written = split_examples(system)
+    examples = written + examples
+    system, lessons = split_lessons(system)
     sections = [Section("system", system)] if system else []
-    return PromptDocument(name=name, sections=sections, examples=examples, params=params,
-                          notes=notes)
+    doc = PromptDocument(name=name, sections=sections, examples=examples, params=params,
+                         variables=dict(variables or {}))
+    return Imported(doc, notes, lessons)
 
 
 def _take(params: dict, name: str, value, label: str, notes: list[str]) -> None:
@@ -207,56 +252,143 @@ def _whole(value) -> bool:
     return isinstance(value, int) or (math.isfinite(value) and value.is_integer())
 
 
-def _pairs(messages: list, where: str) -> tuple[str, list[Example]]:
-    """System text and user/assistant example pairs from a chat message list."""
+def _unused(keys, where: str, notes: list[str], why: str = "a prompt document has no place "
+            "for them") -> None:
+    keys = [str(k) for k in keys]
+    if keys:
+        notes.append(f"Not imported from {where} ({why}): {', '.join(keys)}.")
+
+
+_TEXT_PARTS = ("text", "input_text", "output_text")
+
+
+def _content(m: dict, where: str, notes: list[str]) -> str:
+    """A message's text: a string, or the text parts of a list of content parts / blocks
+    (OpenAI and Anthropic both write them); other parts are named in a note."""
+    content = m.get("content")
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise ImportFormatError(f"{where}.content must be text or a list of content parts, "
+                                f"not {shown(content)}.")
+    texts, others = [], []
+    for j, part in enumerate(content):
+        if isinstance(part, str):  # some writers leave bare strings in the list
+            texts.append(part)
+            continue
+        if not isinstance(part, dict) or not isinstance(part.get("type", "text"), str):
+            raise ImportFormatError(f"{where}.content[{j}] must be a content part "
+                                    '{"type": ..., ...}; not ' f"{shown(part)}.")
+        kind = part.get("type", "text")
+        if kind in _TEXT_PARTS:
+            if not isinstance(part.get("text"), str):
+                raise ImportFormatError(f"{where}.content[{j}] is a text part with no text.")
+            texts.append(part["text"])
+            if "cache_control" in part:
+                others.append("cache_control")
+        else:
+            others.append(kind)
+    if others:
+        notes.append(f"{where}: only the text was imported; left out: {', '.join(sorted(set(others)))}.")
+    return "\n\n".join(texts)
+
+
+def _pairs(messages: list, where: str, notes: list[str]) -> tuple[str, list[Example]]:
+    """System text and user/assistant example pairs from a chat message list; what does not
+    fit a prompt document (tool traffic, a question with no answer) is named in notes."""
     if not isinstance(messages, list):
         raise ImportFormatError(f"{where} must be a list of messages.")
-    system, examples, pending = [], [], None
+    system, examples, pending, tools, stripped = [], [], None, 0, False
     for i, m in enumerate(messages):
-        if not isinstance(m, dict) or not isinstance(m.get("content"), str):
-            raise ImportFormatError(f"{where}[{i}] must be an object with text 'content' "
-                                    "(images and tool calls are not imported).")
+        at = f"{where}[{i}]"
+        if not isinstance(m, dict):
+            raise ImportFormatError(f"{at} must be an object with a 'role' and a 'content'.")
         role = m.get("role")
-        if role in ("system", "developer"):
-            system.append(m["content"])
-        elif role == "user":
-            if pending is not None:
-                examples.append(Example(pending, ""))
-            pending = m["content"]
-        elif role == "assistant":
-            examples.append(Example(pending or "", m["content"]))
-            pending = None
-        else:
-            raise ImportFormatError(f"{where}[{i}].role must be system, user or assistant, "
+        if role in ("tool", "function", "ipython"):
+            tools += 1
+            continue
+        if role not in ("system", "developer", "user", "assistant"):
+            raise ImportFormatError(f"{at}.role must be system, user or assistant, "
                                     f"not {shown(role)}.")
+        if m.get("content") is None and not m.get("tool_calls") and not m.get("function_call"):
+            raise ImportFormatError(f"{at} must have text 'content'.")
+        text = _content(m, at, notes)
+        if not text and isinstance(m.get("content"), list):  # only tool results or images
+            tools += 1
+            continue
+        if m.get("tool_calls") or m.get("function_call"):
+            tools += 1
+            if not text:
+                continue
+        if role in ("system", "developer"):
+            system.append(text)
+        elif role == "user":
+            text, cut = split_retrieved(text)
+            stripped = stripped or cut
+            if pending is not None:
+                notes.append(f"{where}: a user message with no answer after it "
+                             f"({_quoted(pending)}) became an example with an empty answer.")
+                examples.append(Example(pending, ""))
+            pending = text
+        else:
+            examples.append(Example(pending or "", text))
+            pending = None
+    if tools:
+        notes.append(f"{where}: {tools} tool call(s) and tool result(s) were left out; a prompt "
+                     "document holds text turns only.")
+    if stripped:
+        notes.append(f"{where}: the notebook notes the workbench adds to a question were taken out "
+                     "of it (the notebook adds them again).")
+    if pending is not None:
+        notes.append(f"{where}: the last user message ({_quoted(pending)}) has no answer, so it is "
+                     "not an example; it was left out. Ask it in the conversation.")
     return "\n\n".join(system), examples
+
+
+def _quoted(text: str, n: int = 50) -> str:
+    one = " ".join(text.split())
+    return "“" + (one if len(one) <= n else one[:n] + "…") + "”"
 
 
 # -- the formats -------------------------------------------------------------------
 
+_OPENAI_KEYS = {"model", "messages", "temperature", "top_p", "max_tokens", "max_completion_tokens",
+                "seed", "stop", "top_k", "min_p", "repeat_penalty"}
+_TRANSPORT = {"stream", "stream_options", "n", "user", "store", "cache_prompt"}  # no effect on the prompt
+
 
 @importer("openai")
-def from_openai(text: str) -> PromptDocument:
+def from_openai(text: str) -> Imported:
     """An OpenAI chat request: system messages, user/assistant pairs as examples, sampling."""
     data = _load_json(text)
     if "messages" not in data:
         raise ImportFormatError("messages: missing (an OpenAI chat request has a 'messages' list).")
-    system, examples = _pairs(data["messages"], "messages")
-    params, notes = {}, []
+    notes: list[str] = []
+    system, examples = _pairs(data["messages"], "messages", notes)
+    params = {}
     # max_completion_tokens is the newer name; max_tokens wins when a file has both.
     for key, name in (("max_completion_tokens", "max_tokens"), ("temperature", "temperature"),
                       ("top_p", "top_p"), ("max_tokens", "max_tokens"), ("seed", "seed"),
                       ("top_k", "top_k"), ("min_p", "min_p"), ("repeat_penalty", "repeat_penalty"),
                       ("stop", "stop")):
         _take(params, name, data.get(key), key, notes)
-    return _document(f"Imported from OpenAI ({_label(data.get('model'), 'no model')})", system,
+    _unused([k for k in data if k not in _OPENAI_KEYS | _TRANSPORT], "the request", notes)
+    return _imported(f"Imported from OpenAI ({_label(data.get('model'), 'no model')})", system,
                      examples, params, notes)
 
 
+_ANTHROPIC_KEYS = {"model", "system", "messages", "max_tokens", "temperature", "top_p", "top_k",
+                   "stop_sequences"}
+
+
 @importer("anthropic")
-def from_anthropic(text: str) -> PromptDocument:
-    """An Anthropic Messages request: system (text or text blocks), examples, sampling."""
+def from_anthropic(text: str) -> Imported:
+    """An Anthropic Messages request: system (text or text blocks), examples, sampling (which
+    older requests carry and the current API no longer takes)."""
     data = _load_json(text)
+    notes: list[str] = []
     system = data.get("system")
     if isinstance(system, list):  # content blocks
         for i, b in enumerate(system):
@@ -264,16 +396,21 @@ def from_anthropic(text: str) -> PromptDocument:
                 raise ImportFormatError(f"system[{i}] must be a text block "
                                         '{"type": "text", "text": "..."}; '
                                         f"not {shown(b)}.")
+        if any("cache_control" in b for b in system):
+            notes.append("system: cache_control was left out (the workbench caches the prompt's "
+                         "prefix by itself).")
         system = "\n\n".join(b["text"] for b in system)
     if not isinstance(system, (str, type(None))):
         raise ImportFormatError("system must be text or a list of text blocks.")
-    _, examples = _pairs(data.get("messages", []), "messages")
-    params, notes = {}, []
+    extra, examples = _pairs(data.get("messages", []), "messages", notes)
+    params = {}
     for key, name in (("temperature", "temperature"), ("top_p", "top_p"), ("top_k", "top_k"),
                       ("max_tokens", "max_tokens"), ("stop_sequences", "stop")):
         _take(params, name, data.get(key), key, notes)
-    return _document(f"Imported from Anthropic ({_label(data.get('model'), 'no model')})",
-                     system or "", examples, params, notes)
+    _unused([k for k in data if k not in _ANTHROPIC_KEYS | _TRANSPORT], "the request", notes)
+    system = "\n\n".join(s for s in (system or "", extra) if s)
+    return _imported(f"Imported from Anthropic ({_label(data.get('model'), 'no model')})",
+                     system, examples, params, notes)
 
 
 LMSTUDIO_KEYS = {"llm.prediction.temperature": "temperature", "llm.prediction.topPSampling": "top_p",
@@ -281,112 +418,154 @@ LMSTUDIO_KEYS = {"llm.prediction.temperature": "temperature", "llm.prediction.to
                  "llm.prediction.repeatPenalty": "repeat_penalty",
                  "llm.prediction.maxPredictedTokens": "max_tokens",
                  "llm.prediction.stopStrings": "stop", "llm.prediction.seed": "seed"}
+# LM Studio 0.2's presets ("inference_params"): key -> our parameter.
+LMSTUDIO_LEGACY = {"temp": "temperature", "temperature": "temperature", "top_p": "top_p",
+                   "top_k": "top_k", "min_p": "min_p", "repeat_penalty": "repeat_penalty",
+                   "n_predict": "max_tokens", "antiprompt": "stop", "seed": "seed"}
 
 
 @importer("lmstudio")
-def from_lmstudio(text: str) -> PromptDocument:
-    """An LM Studio preset: its system prompt (examples at its end) and prediction fields."""
+def from_lmstudio(text: str) -> Imported:
+    """An LM Studio preset: its system prompt (examples at its end) and prediction fields;
+    or an LM Studio 0.2 preset (pre_prompt and inference_params)."""
     data = _load_json(text)
+    if "operation" not in data and ("inference_params" in data or "load_params" in data):
+        return _lmstudio_legacy(data)
     operation = data.get("operation")
     items = operation.get("fields") if isinstance(operation, dict) else None
     if not isinstance(items, list):
         raise ImportFormatError("operation.fields: missing or not a list.")
-    system, params, notes = "", {}, []
+    system, params, notes, off, other = "", {}, [], [], []
     for i, f in enumerate(items):
         if not isinstance(f, dict) or not isinstance(f.get("key"), str):
             raise ImportFormatError(f"operation.fields[{i}] must have a 'key' (text).")
         key, value, where = f["key"], f.get("value"), f"operation.fields[{i}].value"
+        short = key.rsplit(".", 1)[-1]
         if key == "llm.prediction.systemPrompt":
             if not isinstance(value, str):
                 raise ImportFormatError(f"{where} must be text.")
             system = value
         elif key in LMSTUDIO_KEYS:
-            if isinstance(value, dict):  # {"checked": on or off, "value": ...}
+            if isinstance(value, dict) and "checked" in value:  # {"checked": on or off, "value"}
                 if value.get("checked") is False:
+                    off.append(short)
                     continue  # switched off in LM Studio: the default applies
                 value = value.get("value")
-            _take(params, LMSTUDIO_KEYS[key], value, f"{where} ({key.rsplit('.', 1)[-1]})", notes)
-    system, examples = split_examples(system)
-    return _document(_label(data.get("name"), "Imported LM Studio preset"), system, examples,
-                     params, notes)
+            if key == "llm.prediction.maxPredictedTokens" and _whole(value) and value < 0:
+                notes.append(f"{where} ({short}) {value} means no limit; max_tokens keeps its "
+                             f"default ({DEFAULTS['max_tokens']}).")
+                continue
+            _take(params, LMSTUDIO_KEYS[key], value, f"{where} ({short})", notes)
+        else:
+            other.append(short)
+    if off:
+        notes.append(f"Switched off in the preset, so the workbench's defaults apply: {', '.join(off)}.")
+    _unused(other, "the preset's prediction settings", notes)
+    load = data.get("load")
+    loads = load.get("fields") if isinstance(load, dict) else None
+    if isinstance(loads, list):
+        _unused([f.get("key", "?").rsplit(".", 1)[-1] for f in loads if isinstance(f, dict)],
+                "the preset's load settings", notes, "the model is loaded in the Model panel")
+    return _imported(_label(data.get("name"), "Imported LM Studio preset"), system, [], params, notes)
+
+
+def _lmstudio_legacy(data: dict) -> Imported:
+    notes: list[str] = ["An LM Studio 0.2 preset: read from its pre_prompt and inference_params."]
+    inference = data.get("inference_params", {})
+    if not isinstance(inference, dict):
+        raise ImportFormatError("inference_params must be an object.")
+    system = inference.get("pre_prompt", "")
+    if not isinstance(system, str):
+        raise ImportFormatError("inference_params.pre_prompt must be text.")
+    params, other = {}, []
+    for key, value in inference.items():
+        name, label = LMSTUDIO_LEGACY.get(key), f"inference_params.{key}"
+        if key == "pre_prompt":
+            continue
+        if name is None:
+            if value not in (None, "", [], {}):
+                other.append(key)
+            continue
+        if name == "max_tokens" and _whole(value) and value < 0:
+            notes.append(f"{label} {value} means no limit; max_tokens keeps its default "
+                         f"({DEFAULTS['max_tokens']}).")
+            continue
+        _take(params, name, value, label, notes)
+    _unused(other, "inference_params", notes, "the model's chat template takes their place")
+    load = data.get("load_params")
+    if isinstance(load, dict):
+        if "seed" in load and "seed" not in params:
+            _take(params, "seed", load["seed"], "load_params.seed", notes)
+        _unused([k for k in load if k != "seed"], "load_params", notes,
+                "the model is loaded in the Model panel")
+    return _imported(_label(data.get("name"), "Imported LM Studio preset"), system, [], params, notes)
+
+
+_LLM_KEYS = {"system", "prompt", "options", "defaults", "model", "name"}
+
+
+def _from_llm_template(text: str, used: set) -> str:
+    """llm's string.Template text in our terms: $$ is $, $name and ${name} are {{name}}."""
+    def sub(m: re.Match) -> str:
+        if m.group("escaped") is not None:
+            return "$"
+        name = m.group("named") or m.group("braced")
+        if name:
+            used.add(name)
+            return "{{%s}}" % name
+        return m.group(0)  # a lone $ that llm itself would refuse: kept as written
+    return string.Template.pattern.sub(sub, text)
 
 
 @importer("llm")
-def from_llm(text: str) -> PromptDocument:
-    """An llm CLI template (YAML): system (examples at its end) and options."""
+def from_llm(text: str) -> Imported:
+    """An llm CLI template (YAML): system (examples at its end), defaults as variables, options."""
     data = _load_yaml(text)
     if not isinstance(data, dict) or not ({"system", "prompt"} & set(data)):
         raise ImportFormatError("An llm template needs a 'system' or 'prompt' key.")
-    system = data.get("system")
+    system, prompt = data.get("system"), data.get("prompt")
     if not isinstance(system, (str, type(None))):
         raise ImportFormatError("system must be text.")
-    system = system or ""
-    params, notes = {}, []
+    if not isinstance(prompt, (str, type(None))):
+        raise ImportFormatError("prompt must be text.")
+    defaults = data.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise ImportFormatError("defaults must be a mapping of names to values.")
+    params, notes, used = {}, [], set()
+    system = _from_llm_template(system or "", used)
+    if prompt and prompt.strip() != "$input":
+        notes.append(f"prompt ({_quoted(prompt)}) was not imported: a prompt document has no "
+                     "template for the user's message; the question is asked as typed.")
+    variables = {}
+    for name, value in defaults.items():
+        if str(name) in used:
+            variables[str(name)] = value if isinstance(value, str) else str(value)
+    if variables:
+        notes.append(f"defaults became variables: {', '.join(variables)}.")
+    unused = [str(k) for k in defaults if str(k) not in used]
+    _unused(unused, "defaults", notes, "the system prompt does not use them")
+    if "input" in used:
+        notes.append("$input in the system prompt became {{input}}, which has no value here.")
     options = data.get("options") or {}
     if not isinstance(options, dict):
         raise ImportFormatError("options must be a mapping of option names to values.")
-    for key in ("temperature", "top_p", "max_tokens", "seed"):
+    for key in ("temperature", "top_p", "max_tokens", "seed", "top_k", "min_p", "repeat_penalty",
+                "stop"):
         _take(params, key, options.get(key), f"options.{key}", notes)
-    system, examples = split_examples(system)
-    return _document(f"Imported from an llm template ({_label(data.get('model'), 'no model')})",
-                     system, examples, params, notes)
+    _unused([k for k in options if k not in PARAM_NAMES], "options", notes)
+    _unused([k for k in data if k not in _LLM_KEYS], "the template", notes)
+    if data.get("model"):
+        notes.append(f"The template's model ({_label(data['model'], '')}) was not imported; the "
+                     "model is chosen in the Model panel.")
+    return _imported(f"Imported from an llm template ({_label(data.get('model'), 'no model')})",
+                     system, [], params, notes, variables)
 
 
-# Every instruction Ollama's parser accepts; those with nothing to import are read and passed by.
-_OLLAMA_COMMANDS = {"FROM", "SYSTEM", "PARAMETER", "MESSAGE", "TEMPLATE", "ADAPTER", "LICENSE",
-                    "DRAFT", "RENDERER", "PARSER", "REQUIRES"}
 _OLLAMA_PARAMS = {"temperature": "temperature", "top_p": "top_p", "top_k": "top_k",
                   "min_p": "min_p", "repeat_penalty": "repeat_penalty",
                   "num_predict": "max_tokens", "seed": "seed"}
 _OLLAMA_WHOLE = {"top_k", "num_predict", "seed"}  # Ints in Ollama's options; the rest floats
-_INSTRUCTION = re.compile(r"([A-Za-z]+)(?:[ \t]+(.*))?$", re.DOTALL)
-_WORD = re.compile(r"([A-Za-z0-9_]+)[ \t]+(.*)$", re.DOTALL)
-
-
-def _ollama_unquote(s: str) -> tuple[str, bool]:
-    """As Ollama's parser: \"\"\"text\"\"\" or "text" is the text as written, with no escapes
-    (a backslash is an ordinary character); anything else is itself. False: not closed yet."""
-    if s.startswith('"""'):
-        return (s[3:-3], True) if len(s) >= 6 and s.endswith('"""') else ("", False)
-    if s.startswith('"'):
-        return (s[1:-1], True) if len(s) >= 2 and s.endswith('"') else ("", False)
-    return s, True
-
-
-def _modelfile_commands(text: str):
-    """(line number, COMMAND, first word or None, value) as Ollama reads them: a value runs to
-    the end of its line, or, when it opens a quote, to the end of the line the quote closes on."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    i = 0
-    while i < len(lines):
-        line, n = lines[i].strip(), i + 1
-        i += 1
-        if not line or line.startswith("#"):
-            continue
-        m = _INSTRUCTION.match(line)
-        if not m or m.group(1).upper() not in _OLLAMA_COMMANDS:
-            raise ImportFormatError(f"Line {n}: not a Modelfile instruction: {shown(line)}.")
-        command, rest, word = m.group(1).upper(), m.group(2) or "", None
-        if command in ("PARAMETER", "MESSAGE"):  # a name or a role, then the value
-            w = _WORD.match(rest)
-            if not w:
-                example = "PARAMETER temperature 0.7" if command == "PARAMETER" else "MESSAGE user Hi"
-                raise ImportFormatError(f"Line {n}: {command} needs a "
-                                        f"{'name' if command == 'PARAMETER' else 'role'} and a "
-                                        f"value, as in {example!r}; not {shown(line)}.")
-            word, rest = w.group(1), w.group(2)
-        if not rest.strip():
-            raise ImportFormatError(f"Line {n}: {command} needs a value.")
-        parts = [rest]
-        value, closed = _ollama_unquote(rest.strip())
-        while not closed:  # only the newest line can close the quote: no rescanning
-            if i == len(lines):
-                raise ImportFormatError(f"Line {n}: the quote opened here is never closed.")
-            parts.append(lines[i])
-            i += 1
-            if parts[-1].rstrip().endswith('"""' if rest.lstrip().startswith('"""') else '"'):
-                value, closed = _ollama_unquote("\n".join(parts).strip())
-        yield n, command, word, value
+_OLLAMA_ELSEWHERE = {"num_ctx": "the context size is chosen when the model is loaded"}
 
 
 def _ollama_number(n: int, name: str, value: str):
@@ -399,10 +578,11 @@ def _ollama_number(n: int, name: str, value: str):
 
 
 @importer("ollama")
-def from_ollama(text: str) -> PromptDocument:
+def from_ollama(text: str) -> Imported:
     """An Ollama Modelfile: SYSTEM, PARAMETER and MESSAGE lines, read as Ollama reads them."""
     model, system, params, turns, stops, notes = "", "", {}, [], [], []
-    for n, command, word, value in _modelfile_commands(text):
+    unknown, passed = [], []
+    for n, command, word, value in modelfile.commands(text):
         if command == "FROM":
             model = value.strip()
         elif command == "SYSTEM":
@@ -419,22 +599,35 @@ def from_ollama(text: str) -> PromptDocument:
                              f"default ({DEFAULTS['max_tokens']}).")
                 continue
             _take(params, _OLLAMA_PARAMS[word], number, label, notes)
+        elif command == "PARAMETER":
+            why = _OLLAMA_ELSEWHERE.get(word)
+            if why:
+                notes.append(f"Line {n}: PARAMETER {word} {value} was not imported: {why}.")
+            else:
+                unknown.append(word)
         elif command == "MESSAGE":
             if word not in ("user", "assistant", "system"):
                 raise ImportFormatError(f"Line {n}: MESSAGE role must be user, assistant or "
                                         f"system, not {shown(word)}.")
             turns.append({"role": word, "content": value})
+        else:  # ADAPTER, LICENSE, DRAFT, RENDERER, PARSER, REQUIRES
+            passed.append(command)
     if not model:
         raise ImportFormatError("A Modelfile needs a FROM line.")
     if stops:
         _take(params, "stop", stops, "PARAMETER stop", notes)
-    _, examples = _pairs(turns, "MESSAGE lines")
-    name = _label(model.rsplit("/", 1)[-1], "a model")
-    return _document(f"Imported from Ollama ({name})", system, examples, params, notes)
+    _unused(unknown, "the PARAMETER lines", notes, "no equivalent in the workbench's sampling")
+    _unused(sorted(set(passed)), "the Modelfile", notes, "they configure Ollama itself")
+    extra, examples = _pairs(turns, "MESSAGE lines", notes)
+    if extra:
+        notes.append("MESSAGE system lines were added to the system prompt.")
+    name = _label(model.replace("\\", "/").rsplit("/", 1)[-1], "a model")
+    return _imported(f"Imported from Ollama ({name})",
+                     "\n\n".join(s for s in (system, extra) if s), examples, params, notes)
 
 
 @importer("markdown")
-def from_markdown(text: str) -> PromptDocument:
+def from_markdown(text: str) -> Imported:
     """Our own Markdown export: headings followed by ~~~~ fenced blocks."""
     blocks: list[tuple[int, str, str]] = []  # (line, heading, fenced text)
     heading, name = None, DEFAULT_NAME
@@ -461,34 +654,44 @@ def from_markdown(text: str) -> PromptDocument:
             raise ImportFormatError(f"Line {i + 1}: expected a heading or a {FENCE} block, "
                                     f"got {shown(line)}.")
         i += 1
-    doc = PromptDocument(name=name)
-    user = None
+    doc, lessons, notes = PromptDocument(name=name), [], []
+    user, demos, demo_of = None, {}, None
     for n, head, body in blocks:
+        if head not in ("User", "Assistant"):
+            demo_of = None
+        if head == "Lesson demonstration":
+            demo_of = body.strip()
+            continue
         if head.startswith("Section:"):
             title = head.removeprefix("Section:").strip()
             enabled = not title.endswith("(disabled)")
             doc.sections.append(Section(title.removesuffix("(disabled)").strip(), body, enabled))
         elif head == "Lessons":
-            doc.sections.append(Section("lessons", body, True))
+            lessons += [line[2:].strip() for line in body.splitlines()
+                        if line.startswith("- ") and line[2:].strip()]
         elif head == "User":
             user = body
         elif head == "Assistant":
             if user is None:
                 raise ImportFormatError(f"Line {n}: an Assistant block with no User block before it.")
-            doc.examples.append(Example(user, body))
+            if demo_of is not None:
+                demos[demo_of] = (user, body)
+                demo_of = None
+            else:
+                doc.examples.append(Example(user, body))
             user = None
-        elif head in ("Variables", "Parameters"):
-            _markdown_values(doc, n, head, body)
+        elif head in ("Variables", "Parameters", "Settings"):
+            _markdown_values(doc, n, head, body, notes)
         else:
             raise ImportFormatError(f"Line {n}: unknown heading {shown(head)}.")
     if not doc.sections and not doc.examples:
         raise ImportFormatError("No sections or examples found: is this a Prompt Workbench "
                                 "Markdown export?")
-    return doc
+    return Imported(doc, notes, lessons, demos=demos)
 
 
-def _markdown_values(doc: PromptDocument, n: int, head: str, body: str) -> None:
-    """A Variables or Parameters block (JSON, its heading on line n) into the document."""
+def _markdown_values(doc: PromptDocument, n: int, head: str, body: str, notes: list[str]) -> None:
+    """A Variables, Parameters or Settings block (JSON, its heading on line n) into the document."""
     value = parse_json(body, f"Line {n}: {head}", n + 2)
     if not isinstance(value, dict):
         raise ImportFormatError(f"Line {n}: {head} must be a JSON object.")
@@ -499,6 +702,11 @@ def _markdown_values(doc: PromptDocument, n: int, head: str, body: str) -> None:
                                         f"not {shown(v)}.")
         doc.variables = dict(value)
         return
+    if head == "Settings":
+        for k in ("lesson_budget", "retrieval_k"):
+            if k in value:
+                setattr(doc, k, value[k])  # checked with the rest of the document
+        return
     for k, v in value.items():
         if k in PARAM_NAMES:  # others are other versions' settings: nothing to apply them to
-            _take(doc.params, k, v, f"Line {n}: Parameters.{k}", doc.notes)
+            _take(doc.params, k, v, f"Line {n}: Parameters.{k}", notes)

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from workbench.errors import WorkbenchError
 from workbench.share.builder import build_export_input
+from workbench.share.intake import import_file_into
 from workbench.ui.export_dialog import ExportDialog
 
 
@@ -46,16 +47,23 @@ class SharingController(QObject):
             self.import_file(path)
 
     def import_file(self, path: str) -> None:
-        """A prompt file from another tool becomes a new document, opened in the window."""
+        """A prompt file from another tool becomes a new document, opened in the window; what
+        the import converted or left out is shown as a notice."""
+        s = self.session
         try:
-            doc = self.session.import_file(path)
+            result = import_file_into(s.ws, path)
+            s.open_document(result.document_id)
         except WorkbenchError as e:
             self.w.show_error(str(e))
             return
         self.w.document_opened()
-        if doc.notes:  # what the import converted or left out
-            self.w.show_error(f"Imported {Path(path).name} with changes: " + " ".join(doc.notes))
-        self.w.statusBar().showMessage(f"Imported {Path(path).name} as “{doc.name}”.", 6000)
+        if result.added_lessons and hasattr(self.w, "notebook"):
+            self.w.notebook.refresh()
+        name = Path(path).name
+        if result.warnings:
+            self.w.notify(f"Imported {name} as “{result.document.name}”. "
+                          + " ".join(result.warnings), "warning")
+        self.w.statusBar().showMessage(f"Imported {name} as “{result.document.name}”.", 6000)
 
     def drop_target(self, event) -> str | None:
         """The first local file a drag carries, if any."""

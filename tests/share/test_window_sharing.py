@@ -1,0 +1,52 @@
+"""The window's import and export say what was converted or left out (real window, offscreen)."""
+
+import json
+
+import pytest
+
+from workbench.app import build, shutdown
+from workbench.workspace import Workspace
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def window(qtbot):
+    w, thread = build(load_model=False)
+    qtbot.addWidget(w)
+    w.show()
+    notices = []
+    shown = w.notify
+    w.notify = lambda message, kind="info", action=None: (notices.append((message, kind)),
+                                                          shown(message, kind, action))
+    w.recorded = notices
+    yield w
+    shutdown(w, thread)
+
+
+def test_an_import_shows_its_warnings_and_keeps_lessons_single(window, tmp_path):
+    ws = Workspace.open()
+    ws.notebook.add("Give distances in km.", pinned=True)
+    f = tmp_path / "support.json"
+    f.write_text(json.dumps({"model": "gpt-x", "tools": [{"type": "function"}], "messages": [
+        {"role": "system", "content": "You are Acme support.\n\n## Lessons\n- Give distances in km."},
+        {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"},
+        {"role": "user", "content": "Still there?"}]}))
+    window.sharing.import_file(str(f))
+    assert window.prompt.editor.toPlainText() == "You are Acme support."
+    ((message, kind),) = window.recorded
+    assert kind == "warning" and "tools" in message and "Still there?" in message
+    assert "already in your notebook" in message and "--" not in message  # no CLI advice
+    assert len(ws.notebook.lessons()) == 1
+    assert "Imported support.json" in window.statusBar().currentMessage()
+
+
+def test_the_export_dialog_lists_what_the_target_cannot_hold(window):
+    window.prompt.editor.setPlainText("You are {{model}}. Prices in $USD.")
+    dialog = window.sharing.show_export()
+    dialog.select("anthropic")
+    assert "temperature" in dialog.notes.text() and "{{model}}" in dialog.notes.text()
+    assert "--" not in dialog.notes.text()
+    dialog.select("llm")
+    assert "$$USD" in dialog.preview.toPlainText() and "llm-gguf" in dialog.notes.text()
+    dialog.close()
