@@ -403,3 +403,66 @@ def m006_create_proposals(db):
         "demo_answer": str, "origin": str, "run_id": int, "status": str, "verdict": str,
         "related_id": int, "lesson_id": int, "created": str, "decided": str,
     }, pk="id", defaults={"status": "pending"})
+
+
+# -- m007..m009 are reserved for evaluations (test sets, runs); insert them here -----
+
+
+@migrations()
+def m007_create_test_sets(db):
+    # Several test sets per prompt document; a case's checks and variables are JSON lists/objects
+    # (see evals/checks.py for what each check means).
+    db["test_sets"].create({"id": int, "document_id": int, "name": str, "created": str,
+                            "updated": str}, pk="id")
+    db["test_sets"].create_index(["document_id", "name"], unique=True)
+    db["test_cases"].create({"id": int, "set_id": int, "position": int, "query": str, "vars": str,
+                             "checks": str, "ideal": str, "split": str}, pk="id",
+                            foreign_keys=[("set_id", "test_sets", "id")], defaults={"split": "train"})
+    db["test_cases"].create_index(["set_id", "position"])
+
+
+@migrations()
+def m008_create_eval_runs(db):
+    # Every evaluation is kept: its columns (prompt variant x model) and one cell per case,
+    # column and repeat, so each prompt version carries its scores over time.
+    db["eval_runs"].create({"id": int, "created": str, "kind": str, "document_id": int,
+                            "set_id": int, "set_name": str, "repeats": int, "seed": int,
+                            "params": str, "status": str, "seconds": float, "cases": str}, pk="id")
+    db["eval_columns"].create({"id": int, "run_id": int, "position": int, "label": str,
+                               "version_id": int, "version_number": int, "model_name": str,
+                               "model_file": str, "mode": str, "passed": int, "total": int,
+                               "cases_passed": int}, pk="id",
+                              foreign_keys=[("run_id", "eval_runs", "id")])
+    db["eval_columns"].create_index(["run_id", "position"])
+    db["eval_columns"].create_index(["version_id"])
+    db["eval_cells"].create({"id": int, "run_id": int, "column_index": int, "case_index": int,
+                             "repeat": int, "seed": int, "output": str, "passed": int,
+                             "verdicts": str, "prompt": str, "prompt_tokens": int,
+                             "reused_tokens": int, "completion_tokens": int, "seconds": float,
+                             "error": str}, pk="id", foreign_keys=[("run_id", "eval_runs", "id")])
+    db["eval_cells"].create_index(["run_id", "column_index", "case_index"])
+
+
+# -- m010..m012 are reserved for the prompt library (trash, undo); insert them here --
+
+
+@migrations()
+def m010_create_trash(db):
+    # Deleting moves a document, a conversation or messages to the trash: the rows stay,
+    # marked with their trash entry, so undo (and restore from the trash) loses nothing.
+    db["trash"].create({"id": int, "kind": str, "item_id": int, "title": str, "state": str,
+                        "deleted": str, "restored": str}, pk="id")
+    for table in ("documents", "conversations", "messages"):
+        db[table].add_column("trash_id", int)
+    db["messages"].create_index(["trash_id"])
+
+
+# -- m013..m014 are reserved for exports (accepted answers, generating prompt); here --
+
+
+@migrations()
+def m013_add_message_accepted(db):
+    # Whether the user chose this answer (the window's Accept, or an edit): 1 yes, 0 no (a
+    # command-line chat stores its answer unreviewed), NULL not known (stored before this).
+    # Fine-tuning trains only on accepted answers.
+    db["messages"].add_column("accepted", int)

@@ -133,9 +133,13 @@ def assert_safe(out: str) -> None:
         assert "javascript:" not in attrs, m.group(0)[:80]
 
 
+COPY_LINK = re.compile(r'<p style="margin:0;text-align:right"><a href="wb:copy-code/[0-9a-f]+"[^>]*>Copy code</a></p>')
+
+
 def visible(out: str) -> str:
-    """The text a reader sees in out (tags dropped, entities decoded, break hints removed)."""
-    return html.unescape(re.sub(r"<[^>]*>", "", out)).replace(ZWSP, "")
+    """The text a reader sees in out of the message itself (tags and code blocks' copy links
+    dropped, entities decoded, break hints removed)."""
+    return html.unescape(re.sub(r"<[^>]*>", "", COPY_LINK.sub("", out))).replace(ZWSP, "")
 
 
 def letters(text: str) -> str:

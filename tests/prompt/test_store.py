@@ -38,16 +38,18 @@ def test_versions_are_immutable_and_not_duplicated(store):
 def test_diff_and_restore(store):
     doc_id = store.active_id()
     doc = store.load_draft(doc_id)
+    doc.set_section("role", "You are a helpful, precise assistant.")
+    store.save_version(doc_id, doc)
     doc.set_section("role", "You are a pirate.")
     doc.examples.append(Example("Hi", "Arr!"))
     store.save_version(doc_id, doc)
-    diff = store.diff(doc_id, 1, 2, render_document)
+    diff = store.diff(doc_id, 2, 3, render_document)
     assert "-You are a helpful, precise assistant." in diff
     assert "+You are a pirate." in diff and "+Assistant: Arr!" in diff
-    restored = store.restore(doc_id, 1)
-    assert restored.number == 3 and restored.note == "restored from v1"
+    restored = store.restore(doc_id, 2)
+    assert restored.number == 4 and restored.note == "restored from v2"
     assert store.load_draft(doc_id).section("role").text == "You are a helpful, precise assistant."
-    assert len(store.versions(doc_id)) == 3  # history kept
+    assert len(store.versions(doc_id)) == 4  # history kept
 
 
 def test_unknown_version_and_document(store):
@@ -68,3 +70,35 @@ def test_document_survives_reopening(tmp_path):
     store.db.close()
     reopened = PromptStore(open_db(path))
     assert reopened.load_draft(doc_id).variables == {"product": "Acme"}
+
+
+def test_trash_and_undelete_bring_a_document_back_as_it_was(store):
+    first = store.active_id()
+    second = store.create(PromptDocument.default("Tutor"))
+    store.set_active(second)
+    doc = store.load_draft(second)
+    doc.set_section("role", "You teach.")
+    store.save_version(second, doc, note="teaching")
+    trash_id, active = store.trash(second)
+    assert active == first and store.current_id() == first  # the open one moved on
+    assert [d["id"] for d in store.documents()] == [first]
+    assert [d["id"] for d in store.documents(trashed=True)] == [second]
+    with pytest.raises(WorkbenchError, match="in the trash"):
+        store.set_active(second)
+    with pytest.raises(WorkbenchError, match="only prompt document"):
+        store.trash(first)  # one must stay
+    assert store.undelete(trash_id) == second
+    assert store.current_id() == second  # it was the open one: it is again
+    assert [v.note for v in store.versions(second)] == ["created", "teaching"]
+    assert store.load_draft(second).section("role").text == "You teach."
+    with pytest.raises(WorkbenchError, match="already restored"):
+        store.undelete(trash_id)
+
+
+def test_a_document_deleted_for_good_cannot_be_restored(store):
+    first = store.active_id()
+    other = store.create()
+    trash_id, _ = store.trash(other)
+    assert store.delete(other) == first  # for good, from the trash
+    with pytest.raises(WorkbenchError, match="deleted for good"):
+        store.undelete(trash_id)

@@ -219,4 +219,5 @@ def test_the_document_blocks_are_parsed_in_reads_no_files(qtbot, outputs, tmp_pa
     card.finish(STATS)
     assert "secret.png" in card.body.toHtml()  # it went through the scratch document...
     scratch = outputs_view._SCRATCH[0]
-    assert scratch.resource(QTextDocument.ImageResource, url) is None  # ...which read nothing
+    got = scratch.resource(QTextDocument.ImageResource, url)
+    assert got is None or got.isNull()  # ...which read nothing

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QPlainTextEdit, QPushButton
+from PySide6.QtGui import QColor, QImage
+from PySide6.QtWidgets import QApplication, QPlainTextEdit, QPushButton
 
+from tests.ui.test_versions import fill_note_dialog
 from workbench.app import build, shutdown
 from workbench.chat.consistency import vote
 from workbench.notebook.reflection import rule_problem
@@ -74,7 +75,7 @@ def test_object_names_for_scripts(open_bare_window):
 
 def test_prompt_send_stream_accept_and_log(qtbot, open_window):
     w = open_window()
-    w.prompt.editor.setPlainText("You are a geography tutor. Answer in one sentence.")
+    w.prompt.editor.setPlainText("You are a helpful geography tutor. Answer in one sentence.")
     qtbot.waitUntil(lambda: "geography tutor" in w.prompt.preview.toPlainText(), timeout=2000)
     tokens = []
     w.worker.token.connect(lambda i, piece: tokens.append(piece))
@@ -165,6 +166,7 @@ def test_restart_restores_state(qtbot, open_window):
     qtbot.mouseClick(w.outputs.cards[0].accept_button, Qt.LeftButton)
     w.splitter.setSizes([300, 700, 600])
     sizes = w.splitter.sizes()
+    fill_note_dialog("a pirate")  # Ctrl+S asks what changed
     qtbot.keyClick(w, Qt.Key_S, Qt.ControlModifier)
     w.close()
     again = open_window()
@@ -248,6 +250,7 @@ def test_screenshot(qtbot, open_window):
 def test_draft_against_a_saved_version(qtbot, open_window):
     w = open_window()
     w.prompt.editor.setPlainText("Always answer in French.")
+    fill_note_dialog("")  # saved without a note
     qtbot.keyClick(w, Qt.Key_S, Qt.ControlModifier)  # version 2
     w.prompt.editor.setPlainText("Always answer in English, in capital letters.")
     w.compare.setCurrentIndex(w.compare.findData(2))
@@ -322,7 +325,9 @@ def test_output_browser_loads_nothing_by_itself(qtbot, tmp_path):
     from workbench.chat.markdown import render_markdown
     from workbench.ui.safe_browser import SafeBrowser
     picture = tmp_path / "secret.png"
-    QImage(8, 8, QImage.Format_RGB32).save(str(picture))
+    red = QImage(40, 40, QImage.Format_RGB32)
+    red.fill(QColor("#FF0000"))
+    red.save(str(picture))
     asked, given = [], []
 
     class Recording(SafeBrowser):
@@ -339,7 +344,14 @@ def test_output_browser_loads_nothing_by_itself(qtbot, tmp_path):
     b.setHtml(render_markdown(f"![a]({picture.as_uri()}) ![b](http://127.0.0.1:9/x.png)"))
     # Qt did try to fetch both images...
     qtbot.waitUntil(lambda: {picture.as_uri(), "http://127.0.0.1:9/x.png"} <= set(asked), timeout=2000)
-    assert given == [None] * len(asked)  # ...and got nothing
+    # ...and got nothing: an empty image (None would let QTextDocument read the file itself).
+    assert given and all(g is None or g.isNull() for g in given)
+    for _ in range(5):
+        QApplication.processEvents()
+    shot = b.grab().toImage()
+    reds = [(x, y) for x in range(0, shot.width(), 2) for y in range(0, shot.height(), 2)
+            if shot.pixelColor(x, y).red() > 200 and shot.pixelColor(x, y).green() < 60]
+    assert not reds, f"the local picture was drawn at {reds[:3]}"
 
 
 def test_base_model_in_the_window_uses_urial_and_marks_the_majority(qtbot, open_window, base_model_path):
@@ -356,6 +368,8 @@ def test_base_model_in_the_window_uses_urial_and_marks_the_majority(qtbot, open_
     assert "tokens · urial mode" in w.prompt.seen_info.text()
     w.sampling.temperature.setValue(0.7)
     w.sampling.seed.setValue(11)
+    assert not w.vote_switch.isChecked()  # voting only when asked
+    w.vote_switch.setChecked(True)
     send(qtbot, w, "What is 3 + 4?", samples=5)
     # Sampled at 0.7 the five answers differ from CPU to CPU: what holds everywhere is that
     # each card shows its own final answer and the stars go to the most common one.
@@ -365,6 +379,12 @@ def test_base_model_in_the_window_uses_urial_and_marks_the_majority(qtbot, open_
     assert len(cards) == 5 and all(c.text.strip() for c in cards)
     found = Counter(a for a in result.answers if a)
     assert result.winner == "" or found[result.winner] == max(found.values())
+    if not any(result.answers):  # nothing to vote on: no marks, and the tally says so
+        assert all("answer:" not in c.title.text() for c in cards)
+        assert "No final answers" in w.right.tally.text()
+        result.answers = []
+    else:
+        assert w.right.tally.text() == f"Final answers: {result.tally()}"
     for card, answer in zip(cards, result.answers):
         title = card.title.text()
         assert f"answer: {html.escape(answer) if answer else '<i>none found</i>'}" in title, title
@@ -469,11 +489,16 @@ def test_bad_rating_moves_tallies_and_offers_reflection(qtbot, open_window):
     qtbot.waitUntil(lambda: "Reflection:" in w.notebook.message.text(), timeout=120_000)
     message = w.notebook.message.text()
     print("reflection:", message)
-    kept = int(re.search(r"Reflection: (\d+) proposal", message).group(1))
+    found = re.search(r"Reflection: (\d+) proposals? wait", message)
+    kept = int(found.group(1)) if found else 0
     assert len(w.proposals.pending()) == w.notebook.proposal_list.topLevelItemCount() == kept
     assert w.notebook.tabs.tabText(1) == (f"Proposals ({kept})" if kept else "Proposals")
+    # The outcome is also a notice where the user looks: green with Review, or amber saying why.
+    notice = w.notices.visible()[-1]
+    assert notice.text() == message and notice.kind == ("success" if kept else "warning")
+    assert "near-empty" not in message
     if not kept:  # nothing to review: the message says why
-        assert "Refused:" in message or "The reply was" in message
+        assert "Not used:" in message or "The model" in message
     assert card.reflect_button.isEnabled() and card.reflect_button.text() == "Reflect"
 
 
@@ -558,6 +583,7 @@ def test_auto_accept_puts_reflected_lessons_straight_in(qtbot, open_window):
     w.learning._json_ready({"kind": "reflect", "run_id": card.run_id, "card": card,
                             "situation": "The user said hello."}, reply)
     assert [l.text for l in w.ws.notebook.pinned()] == ["When greeting someone, ask how their day is going."]
-    assert "Refused: “Hi”: near-empty" in w.notebook.message.text()
+    assert "Not used: “Hi” (it " in w.notebook.message.text()
+    assert "added to the notebook" in w.notices.visible()[-1].text()
     assert "ask how their day is going" in w.prompt.preview.toPlainText()
     assert w.proposals.pending() == []

@@ -9,7 +9,7 @@ from workbench.ui.worker import EngineWorker, GenerationRequest, JsonRequest
 class BrokenEngine(FakeEngine):
     """Loads nothing and breaks mid-answer with a bug, not a WorkbenchError."""
 
-    def load(self, path, options=None):
+    def load(self, path, options=None, on_progress=None):
         raise ZeroDivisionError("alignment 0")
 
     def stream_chat(self, messages, params=None, json_schema=None):

@@ -8,6 +8,7 @@ shown as plain text instead. Results are cached per block, so re-rendering a gro
 message only converts what is new.
 """
 
+import hashlib
 import html
 import io
 import re
@@ -73,7 +74,7 @@ class _Finish(Treeprocessor):
     javascript: or the window's own wb: link in model output must not act when clicked)."""
 
     RUN = re.compile(r"[^\s\x02\x03%s]{%d,}" % (ZWSP, LONG_WORD))  # \x02..\x03 wrap placeholders
-    SAFE_LINK = re.compile(r"(?:https?|mailto):|[^:]*(?:[/?#]|$)", re.I)  # or no scheme at all
+    SAFE_LINK = re.compile(r"(?:https?|mailto):|[^:]*(?:[/?#]|$)", re.IGNORECASE)  # or no scheme at all
 
     def run(self, root):
         stack = [root]
@@ -154,7 +155,7 @@ class Block:
 
 
 # An opener counts once its line is complete (so a growing last line cannot make one vanish).
-_FENCE = re.compile(r"^(`{3,}|~{3,})[ ]*(?:\{[^\n]*\}|\.?[\w#.+-]*)[ ]*(?=\n)", re.M)
+_FENCE = re.compile(r"^(`{3,}|~{3,})[ ]*(?:\{[^\n]*\}|\.?[\w#.+-]*)[ ]*(?=\n)", re.MULTILINE)
 _BOUNDARY = re.compile(r"\n(?:[ \t]*\n)+(?=[^ \t\n])")  # blank lines, then a line at column 0
 _TABLE_RULE = re.compile(r"[ |:-]*-[ |:-]*")
 _NEWLINES = re.compile(r"\n*")
@@ -200,7 +201,7 @@ def _code(text: str, start: int, body: int, fence: str, marker: str, continued: 
     fence; returns the offset after it."""
     closer = _CLOSERS.get(marker)
     if closer is None:
-        closer = _CLOSERS[marker] = re.compile(r"^%s[ ]*$" % re.escape(marker), re.M)
+        closer = _CLOSERS[marker] = re.compile(r"^%s[ ]*$" % re.escape(marker), re.MULTILINE)
     n = len(text)
     body = min(body, n)
     m = closer.search(text, body)
@@ -287,8 +288,8 @@ def _cut(text: str, s: int, e: int, max_chars: int, max_lines: int) -> int:
 
 # -- defusing and converting one block ---------------------------------------------------------
 
-_INDENT = re.compile(r"^([ ]{%d})[ ]+" % MAX_INDENT, re.M)
-_QUOTES = re.compile(r"^((?:[ ]{0,3}>[ ]?){%d})(?:[ ]{0,3}>[ ]?)+" % MAX_QUOTE_DEPTH, re.M)
+_INDENT = re.compile(r"^([ ]{%d})[ ]+" % MAX_INDENT, re.MULTILINE)
+_QUOTES = re.compile(r"^((?:[ ]{0,3}>[ ]?){%d})(?:[ ]{0,3}>[ ]?)+" % MAX_QUOTE_DEPTH, re.MULTILINE)
 _TOKENS = re.compile(r"\\[\\`*_{}\[\]()>#+\-.!|]|`+|[\[\]()]")
 
 
@@ -344,9 +345,7 @@ def _suspicious(source: str) -> list[int]:
                 stack.append(pos)
         elif t in pairs:
             stack = stacks[pairs[t]]
-            if not stack:
-                escape.append(pos)
-            elif stack.pop() < 0:
+            if not stack or stack.pop() < 0:
                 escape.append(pos)
         i += 1
     for stack in stacks.values():
@@ -355,7 +354,7 @@ def _suspicious(source: str) -> list[int]:
 
 
 _REF = re.compile(r"^[ ]{0,3}\[([^\[\]\n]+)\]:[ \t]*<?([^\s>]+)>?"
-                  r"(?:[ \t]+(?:\"([^\"\n]*)\"|'([^'\n]*)'|\(([^()\n]*)\)))?[ \t]*$", re.M)
+                  r"(?:[ \t]+(?:\"([^\"\n]*)\"|'([^'\n]*)'|\(([^()\n]*)\)))?[ \t]*$", re.MULTILINE)
 _REF_TABLES: dict[str, dict] = {}
 
 
@@ -388,6 +387,8 @@ def block_html(block: Block, refs: str = "", time_left: float = BLOCK_DEADLINE_S
     hit = _CACHE.get(key)
     if hit is not None:
         _CACHE.move_to_end(key)
+        if block.code is not None and not block.cut:
+            copy_link(block.code)  # its copy link must still find the code
         return hit
     if not block.markdown:
         return _remember(key, (plain_html(block.raw), False)) if remember else (plain_html(block.raw), False)
@@ -422,6 +423,63 @@ def block_html(block: Block, refs: str = "", time_left: float = BLOCK_DEADLINE_S
     return _remember(key, result) if remember else result
 
 
+def _with_copy(code_html: str, block: Block) -> str:
+    """A piece of code with a copy link above it (the first piece only: later pieces of a cut
+    block continue the same box)."""
+    if block.cut or block.code is None or not block.code.strip():
+        return code_html
+    return copy_link(block.code) + code_html
+
+
+def copy_link(code: str) -> str:
+    """A small "Copy code" link for a code block; SafeBrowser copies what code_for(key) gives."""
+    key = hashlib.sha1(code.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    _COPIES[key] = code
+    _COPIES.move_to_end(key)
+    if len(_COPIES) > CACHE_ENTRIES:
+        _COPIES.popitem(last=False)
+    return (f'<p style="margin:0;text-align:right"><a href="wb:copy-code/{key}" '
+            f'style="color:{_STYLE["link"]};text-decoration:none;font-size:small">Copy code</a></p>')
+
+
+def code_for(key: str) -> str | None:
+    """The code a copy link stands for (None once forgotten)."""
+    return _COPIES.get(key)
+
+
+_FENCE_BLOCK = re.compile(r"^ {0,3}(`{3,}|~{3,})[^\n]*\n(.*?)(?:^ {0,3}\1[`~]*[ \t]*$|\Z)",
+                          re.MULTILINE | re.DOTALL)
+
+
+def code_blocks(text: str) -> list[str]:
+    """The fenced code blocks of a text, whole (a long block is shown in pieces; copying one
+    copies the block it belongs to)."""
+    return [m.group(2) for m in _FENCE_BLOCK.finditer(text)]
+
+
+def full_code(piece: str, texts) -> str:
+    """The whole code block among texts that the first piece `piece` starts, else piece."""
+    head = piece.strip("\n")
+    for text in texts:
+        for code in code_blocks(text):
+            if code.strip("\n").startswith(head):
+                return code
+    return piece
+
+
+def set_code_style(style: str, link: str) -> None:
+    """Highlight code with another pygments style (dark mode), links in another colour."""
+    global _CODE_FORMATTER
+    if (_STYLE["code"], _STYLE["link"]) == (style, link):
+        return
+    _STYLE.update(code=style, link=link)
+    _CODE_FORMATTER = _Formatter(noclasses=True, style=style, cssclass="codehilite", wrapcode=True)
+    _CONFIG["codehilite"]["pygments_style"] = style
+    global _MD
+    _MD = _converter()
+    _CACHE.clear()  # cached HTML carries the old colours
+
+
 def _markdown_html(block: Block, refs: str) -> tuple[str, bool]:
     source = defuse(block.source)
     if source is None:
@@ -432,6 +490,8 @@ def _markdown_html(block: Block, refs: str) -> tuple[str, bool]:
     return _MD.convert(source), True
 
 
+_STYLE = {"code": "friendly", "link": "#5F6B7A"}
+_COPIES: OrderedDict[str, str] = OrderedDict()  # copy-link key -> the code piece it copies
 _CODE_FORMATTER = _Formatter(noclasses=True, style="friendly", cssclass="codehilite", wrapcode=True)
 _LEXER_CACHE: dict[str, object] = {}
 
@@ -457,7 +517,7 @@ def _code_html(block: Block, refs: str) -> tuple[str, bool]:
     tokens = _timed(_lexer(block).get_tokens(code))
     out = io.StringIO()
     _CODE_FORMATTER.format(tokens, out)
-    return _join_pieces(out.getvalue(), block), True
+    return _with_copy(_join_pieces(out.getvalue(), block), block), True
 
 
 def _timed(tokens):
@@ -481,7 +541,8 @@ def _plain_block(block: Block) -> str:
     if block.code is None:
         return plain_html(block.raw)
     code = html.escape(block.code)
-    return _join_pieces(f'<pre style="line-height: 125%;"><code>{code}</code></pre>', block)
+    return _with_copy(_join_pieces(f'<pre style="line-height: 125%;"><code>{code}</code></pre>', block),
+                      block)
 
 
 def _remember(key, result):

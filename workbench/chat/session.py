@@ -16,9 +16,12 @@ from workbench.errors import WorkbenchError
 from workbench.prompt.compose import Composition
 from workbench.prompt.document import PromptDocument, Section
 from workbench.prompt.store import Version
+from workbench.runtime.engines import display_name, model_kind
 from workbench.runtime.generation import Mode, choose_mode, stream, what_the_model_sees
+from workbench.runtime.interface import exact_render, exact_tokens, exactness_note
 from workbench.runtime.models import read_model_info
 from workbench.runtime.params import RunStats, SamplingParams
+from workbench.runtime.remote import is_remote
 from workbench.share.importers import import_text, read_import_file
 from workbench.workspace import Workspace, model_terms
 
@@ -38,6 +41,8 @@ class Pending:
     composition: Composition
     conversation: list[dict]  # the turns the answer follows, ending with the question
     target_id: int | None = None  # the answer being regenerated
+    version: Version | None = None  # "rerun": the saved version the logged run came from
+    params: dict | None = None  # "rerun": the logged run's sampling parameters
 
 
 @dataclass
@@ -126,7 +131,10 @@ class ChatSession:
             return "", "Load a model to see the exact prompt it gets."
         mode = self.mode
         text, n = what_the_model_sees(self.engine, mode.name, c.messages)
-        return text, f"{n:,} tokens · {mode.name} mode: {mode.reason}"
+        line = f"{n:,} tokens · {mode.name} mode: {mode.reason}"
+        if not (exact_tokens(self.engine) and exact_render(self.engine)):
+            line += f" · {exactness_note(self.engine)}"
+        return text, line
 
     # -- the prompt document --------------------------------------------------------
 
@@ -139,8 +147,8 @@ class ChatSession:
     def save_draft(self) -> None:
         self.ws.prompts.save_draft(self.document_id, self.document)
 
-    def save_version(self) -> Version:
-        return self.ws.prompts.save_version(self.document_id, self.document)
+    def save_version(self, note: str = "") -> Version:
+        return self.ws.prompts.save_version(self.document_id, self.document, note=note)
 
     def import_file(self, path: str | Path) -> PromptDocument:
         """A prompt file from another tool becomes a new document, opened here."""
@@ -222,9 +230,35 @@ class ChatSession:
     def switch_branch(self, message_id: int) -> None:
         self.ws.conversations.switch_to(message_id)
 
-    def delete_message(self, message_id: int) -> None:
-        """Delete a message and everything after it."""
-        self.ws.conversations.delete(message_id)
+    def delete_message(self, message_id: int) -> int:
+        """Move a message and everything after it to the trash; returns the trash entry
+        (ws.conversations.undelete(entry) brings them back)."""
+        self.edit_mode = None
+        return self.ws.conversations.delete(message_id)
+
+    def open_conversation(self, conversation_id: int | None) -> None:
+        """Continue a stored conversation (None: a new one); the candidates on screen go."""
+        if conversation_id is not None:
+            self.ws.conversations.get(conversation_id)  # WorkbenchError when there is none
+        self.new_conversation()
+        self.conversation_id = conversation_id
+
+    def rerun(self, run_id: int) -> Pending:
+        """The logged run's exact messages and parameters again, as a pending turn (its
+        answers are logged as runs; they belong to no conversation)."""
+        run = self.ws.runs.get(run_id)
+        messages = run["messages"] or []
+        if not any(m.get("role") == "user" for m in messages):
+            raise WorkbenchError(f"Run {run_id} has no question to ask again.")
+        count_tokens, n_ctx, _ = model_terms(self.counting_engine)
+        c = Composition(system_prompt=next((m["content"] for m in messages if m["role"] == "system"), ""),
+                        messages=messages, breakdown={}, n_ctx=n_ctx,
+                        total_tokens=sum(count_tokens(m["content"]) for m in messages),
+                        lessons_in_prompt=list(run["lesson_ids"] or []))
+        version = self.ws.prompts.version_by_id(run["version_id"]) if run["version_id"] else None
+        turns = [m for m in messages if m["role"] != "system"]
+        return Pending("rerun", turns[-1]["content"], c, turns, version=version,
+                       params=run["params"])
 
     def start_edit(self, action: str, message_id: int | None) -> str:
         """Enter edit or branch mode on a message (None leaves it); returns its text."""
@@ -279,17 +313,22 @@ class ChatSession:
             raise WorkbenchError("No model is loaded yet. Choose one in the Model panel and press Load.")
         self.mode  # raises when the chosen mode does not suit the model
         c = pending.composition
+        if pending.kind == "rerun":  # a logged run again, exactly: nothing to compare with
+            compare = None
         if c.free_tokens < MIN_FREE_TOKENS:
             raise WorkbenchError(
                 f"The context is full: the prompt needs {c.total_tokens:,} of {c.n_ctx:,} tokens. "
                 "Shorten the prompt or the conversation (delete old messages, retire lessons), "
                 "or load the model with a larger context.")
         if compare is None:
-            candidates = [Candidate(f"Candidate {i + 1}", c) for i in range(max(1, samples))]
+            candidates = [Candidate(f"Candidate {i + 1}", c, pending.version)
+                          for i in range(max(1, samples))]
         elif isinstance(compare, str):  # another model answers the same composed prompt
-            mode = choose_mode(read_model_info(compare)).name
+            # A server's model is classified without a request (the window thread never waits).
+            mode = (("chat" if model_kind(compare) == "chat" else "urial") if is_remote(compare)
+                    else choose_mode(read_model_info(compare)).name)
             candidates = [Candidate(self.engine.info.name, c),
-                          Candidate(f"{Path(compare).name} ({mode})", c, model=(compare, mode))]
+                          Candidate(f"{display_name(compare)} ({mode})", c, model=(compare, mode))]
         else:
             version = self.ws.prompts.version(self.document_id, compare)
             other = self.ws.compose(version.document, pending.conversation, self.counting_engine)
@@ -308,6 +347,10 @@ class ChatSession:
         p, convs = self.pending, self.ws.conversations
         if p is None:
             raise WorkbenchError("There is no answer waiting to be accepted.")
+        if p.kind == "rerun":
+            raise WorkbenchError("A re-run's answers are logged in the run log to compare with "
+                                 "the original; they belong to no conversation. To answer in a "
+                                 "conversation, open it and press Regenerate.")
         answer = answer.strip()
         if p.kind == "new":
             self.append_turn(p.user_text, answer)

@@ -91,6 +91,16 @@ def register(sub) -> None:
     a.add_argument("id", type=int)
     a.set_defaults(func=cmd_delete)
 
+    a = ps.add_parser("trash", help="what was deleted in the window (prompts, conversations, "
+                      "messages) and can still be restored, newest first")
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(func=cmd_trash)
+
+    a = ps.add_parser("undelete", help="restore trash entry ID (see `workbench prompt trash`) "
+                      "as it was")
+    a.add_argument("id", type=int)
+    a.set_defaults(func=cmd_undelete)
+
     a = ps.add_parser("versions", help="list saved versions")
     a.set_defaults(func=cmd_versions)
 
@@ -283,6 +293,24 @@ def cmd_delete(args) -> int:
     if was_active:
         print(f"Document {active} ({_name(ws, active)!r}) is now the active one.",
               file=sys.stderr)
+    return 0
+
+
+TRASH_KINDS = {"document": "prompt", "conversation": "conversation", "messages": "message"}
+
+
+def cmd_trash(args) -> int:
+    from workbench.chat.library import Library
+    return show_rows(Library(open_workspace()).trash(limit=1000), args.json,
+                     lambda e: f"{e['id']:<5} {e['deleted']}  {TRASH_KINDS[e['kind']]:<12} "
+                               f"{e['title']}",
+                     "The trash is empty.")
+
+
+def cmd_undelete(args) -> int:
+    from workbench.chat.library import Library
+    entry = Library(open_workspace()).restore(args.id)
+    print(f"Restored the {TRASH_KINDS[entry['kind']]} “{entry['title']}”.", file=sys.stderr)
     return 0
 
 

@@ -8,15 +8,36 @@ from dataclasses import asdict, dataclass, field
 from workbench.errors import WorkbenchError
 from workbench.runtime.params import check_params, repair_params, shown
 
-# The parts large production system prompts are made of, in their usual order.
+# The parts large production system prompts are made of, in their usual order. A new document
+# starts with them empty: nothing the user did not write goes to the model (small models repeat
+# a date or a model name they are given). What each is for shows as a hint in the empty editor.
 DEFAULT_SECTIONS = [
-    ("role", "You are a helpful, precise assistant."),
-    ("current information", "Today is {{date}}. You are running as {{model}}."),
+    ("role", ""),
+    ("current information", ""),
     ("guidelines", ""),
     ("tools", ""),
     ("safety", ""),
     ("output format", ""),
 ]
+SECTION_HINTS = {
+    "role": "Who the model is and who it talks to, e.g. “You are a patient maths tutor for "
+            "twelve-year-olds.”",
+    "current information": "Facts the model cannot know: today's date ({{date}}), the product, "
+                           "the user's account. Insert variable… puts in {{date}} or {{model}}.",
+    "guidelines": "How to behave: tone, length, what to do when unsure, e.g. “Ask one question "
+                  "when the request is ambiguous.”",
+    "tools": "Tools the model may call, what each does and when to use it.",
+    "safety": "What to refuse or hand over to a person, and how to say so.",
+    "output format": "The shape of every answer, e.g. “Answer in at most three sentences.” or "
+                     "“Reply with JSON only.”",
+}
+BUILT_IN_VARIABLES = ("date", "model")  # filled in by composition; offered, never put in by default
+
+
+def section_hint(name: str) -> str:
+    """The placeholder for an empty section: what it is for."""
+    return SECTION_HINTS.get(name, f"Write the “{name}” part of the system prompt. "
+                                   "{{variables}} are filled in when the prompt is composed.")
 DEFAULT_NAME = "Untitled prompt"
 MAX_LESSON_BUDGET = 1_000_000
 MAX_RETRIEVAL_K = 100  # more retrieved lessons than this would crowd out the prompt itself

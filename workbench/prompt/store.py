@@ -1,6 +1,7 @@
 """Prompt documents on disk: an autosaved draft each, and immutable numbered versions."""
 
 import difflib
+import json
 from dataclasses import dataclass
 
 from workbench.db import WorkbenchDatabase, get_row, now
@@ -58,22 +59,26 @@ class PromptStore:
     def current_id(self) -> int | None:
         """The active document's id, or None when none is set (or it is gone); creates nothing."""
         rows = list(self.db["settings"].rows_where("key = ?", [ACTIVE_KEY]))
-        if rows and self.db["documents"].count_where("id = ?", [int(rows[0]["value"])]):
+        if rows and self.db["documents"].count_where("id = ? and trash_id is null",
+                                                     [int(rows[0]["value"])]):
             return int(rows[0]["value"])
         return None
 
     def set_active(self, doc_id: int) -> None:
         """Make doc_id the document the user works on."""
         with self.db.atomic("choice of document"):
-            self._document_row(doc_id)
+            if self._document_row(doc_id)["trash_id"] is not None:
+                raise WorkbenchError(f"Prompt document {doc_id} is in the trash; restore it first "
+                                     "(the window's Trash, or `workbench prompt trash`).")
             self.db["settings"].upsert({"key": ACTIVE_KEY, "value": str(doc_id)}, pk="key")
 
-    def documents(self) -> list[dict]:
-        """Every document, oldest first: id, name, created, updated and its number of versions."""
-        return list(self.db.query("""
-            select d.id, d.name, d.created, d.updated,
+    def documents(self, trashed: bool = False) -> list[dict]:
+        """Every document not in the trash (trashed: only those in it), oldest first: id, name,
+        created, updated, its number of versions and trash_id."""
+        return list(self.db.query(f"""
+            select d.id, d.name, d.created, d.updated, d.trash_id,
                    (select count(*) from versions v where v.document_id = d.id) as versions
-            from documents d order by d.id"""))
+            from documents d where d.trash_id is {'not ' if trashed else ''}null order by d.id"""))
 
     def rename(self, doc_id: int, name: str) -> None:
         """Give a document a new name (its draft's; no version is made)."""
@@ -88,22 +93,55 @@ class PromptStore:
         return self.create(doc, note=f"copy of document {doc_id}")
 
     def delete(self, doc_id: int) -> int:
-        """Delete a document and all its versions; returns the active document's id after
-        (another one when this was active). The last document cannot be deleted."""
+        """Delete a document and all its versions for good (trash() can be undone); returns
+        the active document's id after (another one when this was active). The last
+        document cannot be deleted."""
         with self.db.atomic("deletion of the document"):
-            name = self._document_row(doc_id)["name"]
-            if self.db["documents"].count <= 1:
-                raise WorkbenchError(f"Document {doc_id} ({name!r}) is the only prompt document "
-                                     "and cannot be deleted. Create another first "
+            row = self._document_row(doc_id)
+            if row["trash_id"] is None and self.db["documents"].count_where("trash_id is null") <= 1:
+                raise WorkbenchError(f"Document {doc_id} ({row['name']!r}) is the only prompt "
+                                     "document and cannot be deleted. Create another first "
                                      "(`workbench prompt new NAME`).")
             self.db.execute("delete from versions where document_id = ?", [doc_id])
             self.db["documents"].delete(doc_id)
-            active = self.current_id()
-            if active is None:  # the deleted one was active: the most recently updated other
-                active = next(iter(self.db.query(
-                    "select id from documents order by updated desc, id desc limit 1")))["id"]
-                self.set_active(active)
+            self.db.execute("update trash set restored = ? where kind = 'document' and item_id = ? "
+                            "and restored is null", ["deleted for good", doc_id])
+            return self._active_or_newest()
+
+    def _active_or_newest(self) -> int:
+        active = self.current_id()
+        if active is None:  # the deleted one was active: the most recently updated other
+            active = next(iter(self.db.query(
+                "select id from documents where trash_id is null "
+                "order by updated desc, id desc limit 1")))["id"]
+            self.set_active(active)
         return active
+
+    def trash(self, doc_id: int) -> tuple[int, int]:
+        """Move a document to the trash: (its trash entry, the active document's id after)."""
+        with self.db.atomic("deletion of the document"):
+            row = self._document_row(doc_id)
+            name = row["name"]
+            if row["trash_id"] is not None:
+                raise WorkbenchError(f"Prompt document {doc_id} ({name!r}) is already in the trash.")
+            if self.db["documents"].count_where("trash_id is null") <= 1:
+                raise WorkbenchError(f"Document {doc_id} ({name!r}) is the only prompt document "
+                                     "and cannot be deleted. Create another first "
+                                     "(`workbench prompt new NAME`).")
+            was_active = self.current_id() == doc_id
+            trash_id = to_trash(self.db, "document", doc_id, name, {"was_active": was_active})
+            self.db["documents"].update(doc_id, {"trash_id": trash_id})
+            return trash_id, self._active_or_newest()
+
+    def undelete(self, trash_id: int) -> int:
+        """Bring a document back from the trash (active again if it was); returns its id."""
+        with self.db.atomic("restored document"):
+            entry = trash_entry(self.db, trash_id, "document")
+            self.db.execute("update documents set trash_id = null where trash_id = ?", [trash_id])
+            mark_restored(self.db, trash_id)
+            if entry["state"].get("was_active"):
+                self.set_active(entry["item_id"])
+        return entry["item_id"]
 
     def load_draft(self, doc_id: int) -> PromptDocument:
         """The document's draft. Bad values in it (an older version's, a hand edit's) are
@@ -220,3 +258,31 @@ def valid_name(name: str) -> str:
     if "\n" in name or "\r" in name:
         raise WorkbenchError("A prompt document's name is one line; this one has a line break.")
     return name
+
+
+# -- the trash: shared by the stores whose deletions can be undone ----------------------
+
+
+def to_trash(db: WorkbenchDatabase, kind: str, item_id: int, title: str, state: dict) -> int:
+    """A new trash entry for a deleted KIND (document, conversation, messages); state is what
+    undo needs to put things back as they were. Call inside the deleting write."""
+    return db["trash"].insert({"kind": kind, "item_id": item_id, "title": title,
+                               "state": json.dumps(state), "deleted": now(),
+                               "restored": None}).last_pk
+
+
+def trash_entry(db: WorkbenchDatabase, trash_id: int, kind: str | None = None) -> dict:
+    """A trash entry (state decoded); WorkbenchError when there is none, or it was restored."""
+    entry = get_row(db, "trash", trash_id, f"trash entry {trash_id}")
+    if kind is not None and entry["kind"] != kind:
+        raise WorkbenchError(f"Trash entry {trash_id} holds a {entry['kind']}, not a {kind}.")
+    if entry["restored"] == "deleted for good":
+        raise WorkbenchError(f"“{entry['title']}” was deleted for good and cannot be restored.")
+    if entry["restored"]:
+        raise WorkbenchError(f"“{entry['title']}” was already restored ({entry['restored']}).")
+    entry["state"] = json.loads(entry["state"] or "{}")
+    return entry
+
+
+def mark_restored(db: WorkbenchDatabase, trash_id: int) -> None:
+    db["trash"].update(trash_id, {"restored": now()})

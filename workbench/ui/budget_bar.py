@@ -4,8 +4,9 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-COLORS = {"sections": "#4C78A8", "lessons": "#54A24B", "examples": "#F58518",
-          "conversation": "#B279A2", "free": "#E4E7EB"}
+from workbench.ui.palette import c
+
+PARTS = ("sections", "lessons", "examples", "conversation", "free")
 
 
 class BudgetBar(QWidget):
@@ -14,7 +15,7 @@ class BudgetBar(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("budgetBar")
-        self.setMinimumHeight(54)
+        self.setMinimumHeight(30)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
         self.parts: dict[str, int] = {}
         self.n_ctx = 0
@@ -42,25 +43,29 @@ class BudgetBar(QWidget):
         font = p.font()
         font.setPointSizeF(font.pointSizeF() * 0.85)
         p.setFont(font)
-        line = p.fontMetrics().height()
-        p.setPen(QColor("#3E4C59"))
-        p.drawText(QRectF(0, 0, self.width(), line), Qt.AlignLeft | Qt.AlignVCenter,
-                   f"Context: {self.label()}")
-        bar = QRectF(0, line + 2, self.width(), 12)
+        metrics = p.fontMetrics()
+        line = metrics.height()
+        p.setPen(QColor(c("text_soft")))
+        label = f"Context: {self.label()}"
+        p.drawText(QRectF(0, 0, self.width(), line), Qt.AlignLeft | Qt.AlignVCenter, label)
+        # The legend follows the label on its line, and wraps when the pane is narrow.
+        p.setPen(QColor(c("muted")))
+        x, y = metrics.horizontalAdvance(label) + 14.0, 0.0
+        for key in PARTS:
+            text = f"{key} {self.parts.get(key, 0):,}"
+            width = 12 + metrics.horizontalAdvance(text)
+            if x > 0 and x + width > self.width():
+                x, y = 0.0, y + line
+            p.fillRect(QRectF(x, y + (line - 9) / 2, 9, 9), QColor(c(f"budget_{key}")))
+            p.drawText(QRectF(x + 12, y, width, line), Qt.AlignLeft | Qt.AlignVCenter, text)
+            x += width + 8
+        bar = QRectF(0, y + line + 2, self.width(), 8)
         total = max(1, sum(self.parts.values()))
         x = 0.0
         for key, value in self.parts.items():
             w = bar.width() * value / total
-            p.fillRect(QRectF(x, bar.top(), w, bar.height()), QColor(COLORS[key]))
+            p.fillRect(QRectF(x, bar.top(), w, bar.height()), QColor(c(f"budget_{key}")))
             x += w
-        # The legend wraps onto a second row when the pane is narrow.
-        p.setPen(QColor("#5F6B7A"))
-        x, y = 0.0, bar.bottom() + 4
-        for key in ("sections", "lessons", "examples", "conversation", "free"):
-            text = f"{key} {self.parts.get(key, 0):,}"
-            width = 14 + p.fontMetrics().horizontalAdvance(text)
-            if x > 0 and x + width > self.width():
-                x, y = 0.0, y + line
-            p.fillRect(QRectF(x, y + (line - 9) / 2, 9, 9), QColor(COLORS[key]))
-            p.drawText(QRectF(x + 12, y, width, line), Qt.AlignLeft | Qt.AlignVCenter, text)
-            x += width + 8
+        needed = int(bar.bottom() + 2)
+        if needed != self.minimumHeight():  # the legend wrapped (or unwrapped): make room
+            self.setMinimumHeight(needed)

@@ -14,17 +14,25 @@ from PySide6.QtGui import QColor, QTextBlockFormat, QTextCharFormat, QTextCursor
 from workbench.chat.markdown import iter_blocks, references
 from workbench.chat.session import ShownMessage
 from workbench.ui.outputs_view import SLICE_S, BlockFlow, squash_block
+from workbench.ui.palette import c
 from workbench.ui.safe_browser import APP_SCHEME, SafeBrowser
 
-ROLE_STYLE = {"user": ("You", "#EEF3FB", "#4C78A8"), "assistant": ("Assistant", "#FFFFFF", "#54A24B"),
-              "system": ("System", "#FBF6EA", "#F58518")}
+ROLES = {"user": "You", "assistant": "Assistant", "system": "System"}
 FIRST_SLICE_S = 0.015  # show_messages itself: a usual conversation is all there when it returns
 FIRST_CHARS = 2000  # ... placed, as plain text if need be, even past that time (Qt takes
 # ~15 us a line: a flood of short lines this size costs ~15 ms more)
 
 
+def role_style(role: str) -> tuple[str, str, str]:
+    """(who, background, accent) for a message's role, from the palette in use."""
+    if role in ROLES:
+        return ROLES[role], c(f"{role}_bg"), c(f"{role}_accent")
+    return role, c("base"), c("other_accent")
+
+
 def _link(action: str, arg, text: str) -> str:
-    return f'<a href="{APP_SCHEME}:{action}/{arg}" style="color:#5F6B7A;text-decoration:none">{text}</a>'
+    return (f'<a href="{APP_SCHEME}:{action}/{arg}" style="color:{c("muted")};text-decoration:none">'
+            f"{text}</a>")
 
 
 def _frame(cursor: QTextCursor, color: str, left: float = 0, bottom: float = 0,
@@ -40,7 +48,8 @@ def _frame(cursor: QTextCursor, color: str, left: float = 0, bottom: float = 0,
 
 
 class ConversationView(SafeBrowser):
-    """Signals (from SafeBrowser.action): edit/ID, branch/ID, delete/ID, switch/ID."""
+    """Signals (from SafeBrowser.action): copy/ID, edit/ID, branch/ID, delete/ID, switch/ID,
+    copy-code/KEY."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -51,12 +60,18 @@ class ConversationView(SafeBrowser):
         self._more.setInterval(0)
         self._more.timeout.connect(self._continue)
 
+    def texts(self) -> list[str]:
+        return [s.message.content for s in self.shown]
+
+    def message_text(self, message_id: int) -> str:
+        return next((s.message.content for s in self.shown if s.message.id == message_id), "")
+
     def show_messages(self, shown: list[ShownMessage]) -> None:
         self.shown = shown
         self._more.stop()
         self.flows = []
         if not shown:
-            self.setHtml('<p style="color:#8A94A3">No messages yet. Type a message below and '
+            self.setHtml(f'<p style="color:{c("faint")}">No messages yet. Type a message below and '
                          "press Ctrl+Enter; accept the best candidate into the conversation.</p>")
             return
         self.clear()
@@ -64,14 +79,14 @@ class ConversationView(SafeBrowser):
         doc.setUndoRedoEnabled(False)
         for s in shown:
             m = s.message
-            who, bg, accent = ROLE_STYLE.get(m.role, (m.role, "#FFFFFF", "#999999"))
+            who, bg, accent = role_style(m.role)
             nav = ""
             if s.branches > 1:
                 prev = _link("switch", s.prev_id, "‹") if s.prev_id else "‹"
                 nxt = _link("switch", s.next_id, "›") if s.next_id else "›"
                 nav = f"&nbsp;&nbsp;{prev} {s.branch}/{s.branches} {nxt}"
-            actions = " · ".join([_link("edit", m.id, "edit"), _link("branch", m.id, "branch"),
-                                  _link("delete", m.id, "delete")])
+            actions = " · ".join([_link("copy", m.id, "copy"), _link("edit", m.id, "edit"),
+                                  _link("branch", m.id, "branch"), _link("delete", m.id, "delete")])
             # A document keeps an empty block before and after each frame: they are squashed
             # flat, or they would show as stripes.
             cursor = doc.rootFrame().lastCursorPosition()
@@ -84,7 +99,7 @@ class ConversationView(SafeBrowser):
             cursor.setBlockCharFormat(QTextCharFormat())
             cursor.setCharFormat(QTextCharFormat())
             cursor.insertHtml(f'<span style="color:{accent};font-weight:600">{html.escape(who)}</span>'
-                              f'<span style="color:#8A94A3;font-size:small">{nav}&nbsp;&nbsp;&nbsp;'
+                              f'<span style="color:{c("faint")};font-size:small">{nav}&nbsp;&nbsp;&nbsp;'
                               f"{actions}</span>")
             flow = BlockFlow(doc, box.lastCursorPosition, references(m.content))
             flow.add(iter_blocks(m.content))

@@ -1,5 +1,7 @@
 """Learning in the window: Teach (a correction becomes a lesson) and Reflect (after a bad rating)."""
 
+import re
+
 from PySide6.QtCore import QObject, Signal
 
 from workbench.errors import WorkbenchError
@@ -14,6 +16,31 @@ from workbench.notebook.teach import proposed_rule, teach
 from workbench.runtime.params import SamplingParams
 from workbench.ui.teach_dialog import TeachDialog
 from workbench.ui.worker import JsonRequest
+
+PLAIN = (  # the checks' short verdicts, in words for someone who did not write the checks
+    (r"near-empty: it repeats the template's placeholders", "it only repeated the instructions' blanks"),
+    (r"near-empty: it copies the reflection prompt", "it only repeated the instructions it was given"),
+    (r"near-empty: it only repeats the conversation", "it only repeated the conversation"),
+    (r"near-empty: fewer than \d+ words", "it was too short to be a rule"),
+    (r"not a rule: it must read “When <situation>, <what to do>\.”",
+     "it is not a rule like “When <situation>, <what to do>.”"),
+    (r"near-empty: ", ""),
+    (r"^empty$", "it was empty"),
+)
+
+
+def plain_verdict(verdict: str) -> str:
+    """Why a proposal was not kept, in plain words (wherever a verdict appears in the text)."""
+    for pattern, words in PLAIN:
+        verdict = re.sub(pattern, words, verdict)
+    return verdict
+
+
+def plain_problem(problem: str) -> str:
+    """What was wrong with the model's whole reply, in plain words."""
+    if problem == "no lessons proposed":
+        return "The model proposed no lessons."
+    return f"The model's reply was {problem}." if problem else ""
 
 
 class LearningController(QObject):
@@ -44,7 +71,12 @@ class LearningController(QObject):
 
     def _ask_json(self, situation: str, context: dict) -> None:
         if not self.w.model_ready or self.w.generating:
-            self.w.show_error("The model is busy or not loaded; try again in a moment.")
+            self.w.notify("The model is busy or not loaded yet; try again in a moment.", "warning")
+            if context.get("kind") == "teach":
+                context["dialog"].busy(False)
+            elif context.get("card") is not None:
+                context["card"].reflect_button.setText("Reflect")
+                context["card"].reflect_button.setEnabled(True)
             return
         self.requestJson.emit(JsonRequest(reflection_messages(situation), self.w.session.mode.name,
                                           SCHEMA, SamplingParams(temperature=0, max_tokens=220),
@@ -77,7 +109,8 @@ class LearningController(QObject):
         dialog.close()
         self.w.notebook.refresh()
         self.w.recompose()
-        self.w.statusBar().showMessage(f"Lesson #{lesson.id} saved with its demonstration.", 6000)
+        self.w.notify(f"Lesson #{lesson.id} saved with its demonstration: it is in the prompt from "
+                      "the next answer on.", "success", ("Show", self.show_lessons))
 
     def reflect_on(self, i: int) -> None:
         """A bad rating: ask the model which lessons would have fixed the answer."""
@@ -88,8 +121,25 @@ class LearningController(QObject):
                                           card.comment.text().strip())
         self._ask_json(situation, {"kind": "reflect", "run_id": card.run_id, "card": card})
 
+    def show_lessons(self) -> None:
+        self._show_tab(0)
+
+    def show_proposals(self) -> None:
+        self._show_tab(1)
+
+    def _show_tab(self, i: int) -> None:
+        self.w.notebook_dock.show()
+        self.w.notebook_dock.raise_()
+        self.w.notebook.tabs.setCurrentIndex(i)
+
     def _json_failed(self, context: dict, message: str) -> None:
-        self.w.show_error(message)
+        if context.get("kind") == "teach":
+            context["dialog"].busy(False)
+            context["dialog"].status.setText(message)
+        elif context.get("card") is not None:
+            context["card"].reflect_button.setText("Reflect")
+            context["card"].reflect_button.setEnabled(True)
+        self.w.notify(message, "error")
 
     def _json_ready(self, context: dict, raw: str) -> None:
         if context["kind"] == "teach":
@@ -100,7 +150,8 @@ class LearningController(QObject):
                 dialog.rule.setText(rule)
                 dialog.status.setText(f"Proposed ({why}). Rewrite it as you like.")
             else:
-                dialog.status.setText(f"The model proposed no usable rule ({why}). Write it yourself.")
+                dialog.status.setText(f"The model proposed no usable rule ({plain_verdict(why)}). "
+                                      "Write it yourself.")
             return
         card = context["card"]
         card.reflect_button.setText("Reflect")
@@ -111,12 +162,22 @@ class LearningController(QObject):
             for pid in kept:
                 self.w.proposals.accept(pid)
             self.w.notebook.changed.emit()
-        refused = [f"“{p.rule}”: {p.verdict}" for p in r.proposals if not p.acceptable]
+        refused = [f"“{p.rule}” ({plain_verdict(p.verdict)})" for p in r.proposals if not p.acceptable]
         self.w.notebook.refresh()
+        auto = kept and self.w.notebook.auto_accept.isChecked()
+        n = len(kept)
+        lessons = f"{n} lesson{'s' if n != 1 else ''}"
+        if auto:
+            head = f"Reflection: {lessons} added to the notebook."
+        elif kept:
+            head = f"Reflection: {n} proposal{'s' if n != 1 else ''} wait for your review in Proposals."
+        else:
+            head = "Reflection: no usable lesson."
+        message = (head + (f" Not used: {'; '.join(refused)}." if refused else "")
+                   + (f" {plain_problem(r.problem)}" if r.problem else ""))
+        self.w.notebook._say(message, kind="success" if kept else "warning")
         if kept:
-            self.w.notebook.tabs.setCurrentIndex(1)
-            self.w.notebook_dock.raise_()
-        message = (f"Reflection: {len(kept)} proposal(s) wait in the notebook."
-                   + (f" Refused: {'; '.join(refused)}." if refused else "")
-                   + (f" The reply was {r.problem}." if r.problem else ""))
-        self.w.notebook._say(message)
+            (self.show_lessons if auto else self.show_proposals)()
+            self.w.notify(message, "success", None if auto else ("Review", self.show_proposals))
+        else:
+            self.w.notify(message, "warning")

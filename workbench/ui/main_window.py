@@ -1,20 +1,35 @@
-"""The main window: prompt, conversation and candidates side by side; notebook, model and sampling
-below. Layout and wiring only: what the buttons do is decided by chat.session.ChatSession."""
+"""The main window: the system prompt, the conversation and the candidates side by side; the library
+at the left; notebook, model, sampling, evaluation and run log in closable docks below. Layout and
+wiring only: what the buttons do is decided by chat.session.ChatSession."""
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
+from workbench.chat.library import Library
 from workbench.chat.session import ChatSession
 from workbench.errors import WorkbenchError
 from workbench.notebook.proposals import ProposalStore
 from workbench.runtime.engine import Engine
+from workbench.ui import palette
+from workbench.ui.cache_status import CacheStatus
+from workbench.ui.eval_view import add_eval_view
 from workbench.ui.generation import GenerationController
 from workbench.ui.learning import LearningController
+from workbench.ui.library import add_library
 from workbench.ui.model_panel import ModelPanel
 from workbench.ui.notebook_panel import NotebookPanel
-from workbench.ui.panes import CandidatesPane, ConversationPane, ErrorBanner, add_docks, add_menu
+from workbench.ui.notice import ErrorBanner, NoticeArea
+from workbench.ui.panes import (
+    DOCK_FEATURES,
+    CandidatesPane,
+    ConversationPane,
+    add_docks,
+    add_menu,
+    dock_action,
+)
 from workbench.ui.prompt_panel import PromptPanel
+from workbench.ui.run_log import add_run_log
 from workbench.ui.sampling_panel import SamplingPanel
 from workbench.ui.sharing import SharingController
 from workbench.ui.worker import EngineWorker
@@ -22,6 +37,10 @@ from workbench.ui.worker import EngineWorker
 AUTOSAVE_MS = 400  # killing the app loses at most this much typing (target: under 1 s)
 RECOMPOSE_MS = 150
 RETRY_SAVE_MS = 3000
+MIN_SIZE = (1024, 640)  # fits a 1280x720 screen with room for the desktop's own bars
+LAYOUT_VERSION = 2  # window state saved by an older layout is not restored
+THEMES = ("system", "light", "dark")
+SCAN_DELAY_MS = 30  # the window paints first; then the models folder is read and a model loads
 
 
 class MainWindow(QMainWindow):
@@ -38,11 +57,14 @@ class MainWindow(QMainWindow):
         self.ws, self.engine, self.worker, self.settings = workspace, engine, worker, settings
         self.setWindowTitle("Prompt Workbench")
         self._loading_document = False
+        self._laid_out = False
+        self.load_model_at_start = False  # app.build sets it: load the last model once listed
         self.setAcceptDrops(True)  # drop a prompt file to import it
         cid = str(settings.value("conversation", ""))
         self.session = ChatSession(workspace, engine, conversation_id=int(cid) if cid.isdigit() else None)
         self.session.model_ready = False  # the engine thread loads it
         self.proposals = ProposalStore(workspace.db, workspace.notebook)
+        self.library = Library(workspace)
         self.sharing = SharingController(self)
         self._build(gpu_supported)
         self._wire()
@@ -50,8 +72,19 @@ class MainWindow(QMainWindow):
         self.show_conversation()
         self.recompose()
         self._restore_layout()
+        self.apply_theme(str(settings.value("theme", "system")))
         if workspace.db.notice:  # e.g. opened read-only: say so before any edit is lost
             self.show_error(workspace.db.notice)
+        self.input.setFocus()  # typing goes to the message box from the start
+        QTimer.singleShot(SCAN_DELAY_MS, self.scan_models)
+
+    def scan_models(self) -> None:
+        """List the models folder (and load the model used last, when asked to at start)."""
+        self.model_panel.scan(self.model_panel.models.currentData())
+        self.refresh_compare()
+        if self.load_model_at_start:
+            self.load_model_at_start = False
+            self.generation.load_default()
 
     # -- building ------------------------------------------------------------------
 
@@ -59,40 +92,112 @@ class MainWindow(QMainWindow):
         self.banner = ErrorBanner()
         self.prompt = PromptPanel()
         self.chat = ConversationPane()
-        self.right = CandidatesPane()
+        self.sampling = SamplingPanel()
+        self.right = CandidatesPane(self.sampling.samples)
         # The widgets the wiring and the tests reach for.
         self.conversation, self.input = self.chat.view, self.chat.input
         self.send_button, self.stop_button = self.chat.send_button, self.chat.stop_button
         self.regen_button = self.chat.regen_button
         self.outputs, self.compare = self.right.outputs, self.right.compare
+        self.vote_switch = self.right.vote
 
         self.splitter = QSplitter(Qt.Horizontal)
         self.splitter.setObjectName("mainSplitter")
-        for w in (self.prompt, self.chat, self.right):
+        self.splitter.setChildrenCollapsible(False)
+        for w, stretch in ((self.prompt, 4), (self.chat, 3), (self.right, 4)):
             self.splitter.addWidget(w)
-        self.splitter.setSizes([430, 520, 650])
+            self.splitter.setStretchFactor(self.splitter.count() - 1, stretch)
+        for w, least in ((self.prompt, 300), (self.chat, 260), (self.right, 290)):
+            w.setMinimumWidth(least)
         central = QWidget()
         c = QVBoxLayout(central)
-        c.setContentsMargins(4, 4, 4, 0)
+        c.setContentsMargins(4, 2, 4, 0)
+        c.setSpacing(2)
         c.addWidget(self.banner)
         c.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
+        self.notices = NoticeArea(central)
+
+        self.cache_status = CacheStatus(self)
+        self.prompt.under_editor.addWidget(self.cache_status)
 
         self.notebook = NotebookPanel(self.ws.notebook, self.proposals)
         self.model_panel = ModelPanel(gpu_supported)
-        self.sampling = SamplingPanel()
-        docks = add_docks(self, [("Notebook", self.notebook), ("Model", self.model_panel),
-                                 ("Sampling", self.sampling)])
-        self.notebook_dock = docks[0]
-        self.resizeDocks([docks[0]], [290], Qt.Vertical)
+        docks = add_docks(self, [("Notebook", self.notebook, False), ("Model", self.model_panel, True),
+                                 ("Sampling", self.sampling, True)])
+        self.notebook_dock, self.model_dock, self.sampling_dock = docks
+        self.eval_dock = add_eval_view(self)
+        self.run_log_dock = add_run_log(self)
+        for dock in (self.eval_dock, self.run_log_dock):
+            dock.setFeatures(DOCK_FEATURES)
+            self.addDockWidget(Qt.BottomDockWidgetArea, dock)
+            self.tabifyDockWidget(self.sampling_dock, dock)
+        # Evaluating is a task of its own: its view opens when asked for (View > Evaluate),
+        # so its size never takes the editor's room.
+        self.eval_dock.hide()
+        self.library_dock = add_library(self)
+        self.library_dock.setFeatures(DOCK_FEATURES)
+        self.addDockWidget(Qt.LeftDockWidgetArea, self.library_dock)
+        self.notebook_dock.raise_()
+        # The library runs the full height at the left; the docks below span the rest.
+        self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
 
         self.status_model = QLabel("No model loaded")
+        self.status_model.setObjectName("statusModel")
         self.statusBar().addWidget(self.status_model)
         add_menu(self, "&File", (("New conversation", "Ctrl+N", self.new_conversation),
-                                 ("Save prompt version", "Ctrl+S", self.save_version),
+                                 ("Save prompt version…", "Ctrl+S", self.save_version_with_note),
+                                 None,
                                  ("Import prompt…", "Ctrl+O", self.sharing.import_dialog),
                                  ("Export prompt…", "Ctrl+E", self.sharing.show_export),
+                                 None,
                                  ("Quit", "Ctrl+Q", self.close)))
+        add_menu(self, "&Edit", (("Rename prompt…", "F2", self.prompt.start_rename),
+                                 ("Bring back the previous candidates", "Ctrl+Shift+Z",
+                                  self.restore_candidates)))
+        self._build_view_menu()
+        self.setMinimumSize(*MIN_SIZE)
+
+    def _build_view_menu(self) -> None:
+        menu = self.menuBar().addMenu("&View")
+        menu.setObjectName("viewMenu")
+        self.view_menu = menu
+        self.view_actions = {}
+        for name, dock, key in (("library", self.library_dock, "Ctrl+1"),
+                                ("notebook", self.notebook_dock, "Ctrl+2"),
+                                ("model", self.model_dock, "Ctrl+3"),
+                                ("sampling", self.sampling_dock, "Ctrl+4"),
+                                ("evaluate", self.eval_dock, "Ctrl+5"),
+                                ("runLog", self.run_log_dock, "Ctrl+6")):
+            self.view_actions[name] = dock_action(self, menu, dock, key)
+        menu.addSeparator()
+        for i, key in enumerate(("Ctrl+Shift+P", "Ctrl+Shift+M", "Ctrl+Shift+V", "Ctrl+Shift+X")):
+            action = QAction(self.prompt.PAGES[i], self)
+            action.setShortcut(QKeySequence(key))
+            action.triggered.connect(lambda _=False, i=i: self.toggle_prompt_page(i))
+            menu.addAction(action)
+            self.addAction(action)
+        menu.addSeparator()
+        themes = menu.addMenu("Colours")
+        themes.setObjectName("themeMenu")
+        group = QActionGroup(self)
+        self.theme_actions = {}
+        for theme, text in zip(THEMES, ("Follow the system", "Light", "Dark")):
+            action = QAction(text, self, checkable=True)
+            action.setObjectName(f"theme_{theme}")
+            action.triggered.connect(lambda _=False, t=theme: self.apply_theme(t))
+            group.addAction(action)
+            themes.addAction(action)
+            self.theme_actions[theme] = action
+        self.dark_action = QAction("Dark mode", self, checkable=True)
+        self.dark_action.setObjectName("darkModeAction")
+        self.dark_action.setShortcut(QKeySequence("Ctrl+Shift+D"))
+        self.dark_action.triggered.connect(lambda on: self.apply_theme("dark" if on else "light"))
+        menu.addAction(self.dark_action)
+        self.addAction(self.dark_action)
+        menu.addSeparator()
+        reset = menu.addAction("Reset the layout")
+        reset.triggered.connect(self.reset_layout)
 
     def _wire(self) -> None:
         self.autosave_timer = QTimer(self, singleShot=True, interval=AUTOSAVE_MS)
@@ -110,12 +215,16 @@ class MainWindow(QMainWindow):
         self.stop_button.clicked.connect(self.generation.stop)
         self.regen_button.clicked.connect(self.regenerate)
         self.outputs.accepted.connect(self.accept)
+        self.right.back.clicked.connect(self.restore_candidates)
         self.learning = LearningController(self)
         self.outputs.teach.connect(self.learning.teach)
         self.outputs.reflect.connect(self.learning.reflect_on)
         for key, slot in (("Ctrl+Return", self.send), ("Ctrl+Enter", self.send),
                           ("Escape", self.generation.stop), ("Ctrl+F", self.focus_search)):
             QShortcut(QKeySequence(key), self, activated=slot)
+        hints = QGuiApplication.styleHints()
+        hints.colorSchemeChanged.connect(self._system_scheme_changed)
+        palette.THEME.changed.connect(self._repaint_theme)
 
     # -- what the rest of the window reads ------------------------------------------
 
@@ -130,24 +239,74 @@ class MainWindow(QMainWindow):
     # -- state kept across restarts -----------------------------------------------------
 
     def _restore_layout(self) -> None:
+        if str(self.settings.value("layout_version", "")) != str(LAYOUT_VERSION):
+            return  # an older layout's docks and sizes do not fit this one
+        restored = False
         for key, restore in (("geometry", self.restoreGeometry), ("state", self.restoreState),
                              ("splitter", self.splitter.restoreState)):
             value = self.settings.value(key)
             if isinstance(value, QByteArray):
-                restore(value)
+                restored = restore(value) or restored
+        self._laid_out = restored
 
     def save_layout(self) -> None:
         for key, value in (("geometry", self.saveGeometry()), ("state", self.saveState()),
                            ("splitter", self.splitter.saveState()),
-                           ("conversation", self.session.conversation_id)):
+                           ("conversation", self.session.conversation_id),
+                           ("layout_version", LAYOUT_VERSION)):
             self.settings.setValue(key, value)
         self.settings.sync()
+
+    def default_layout(self) -> None:
+        """Sizes for the window's size: the docks below take about a quarter of the height,
+        the library a narrow column, the prompt the widest pane."""
+        width, height = self.width(), self.height()
+        self.resizeDocks([self.notebook_dock], [max(150, int(height * 0.22))], Qt.Vertical)
+        self.resizeDocks([self.library_dock], [max(170, min(260, int(width * 0.13)))], Qt.Horizontal)
+        total = max(1, self.splitter.width())
+        self.splitter.setSizes([int(total * 0.37), int(total * 0.24), total - int(total * 0.61)])
+
+    def reset_layout(self) -> None:
+        for dock in (self.library_dock, self.notebook_dock, self.model_dock, self.sampling_dock,
+                     self.eval_dock, self.run_log_dock):
+            dock.setFloating(False)
+            dock.setVisible(dock is not self.eval_dock)
+        self.notebook_dock.raise_()
+        self.default_layout()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._laid_out:
+            self._laid_out = True
+            QTimer.singleShot(0, self.default_layout)  # once the window has its real size
 
     def closeEvent(self, event) -> None:
         self.generation.stop()
         self.save_draft()
         self.save_layout()
         super().closeEvent(event)
+
+    # -- colours ------------------------------------------------------------------------
+
+    def apply_theme(self, theme: str) -> None:
+        """system (follow the desktop), light or dark."""
+        theme = theme if theme in THEMES else "system"
+        self.theme = theme
+        self.settings.setValue("theme", theme)
+        self.theme_actions[theme].setChecked(True)
+        dark = palette.system_prefers_dark() if theme == "system" else theme == "dark"
+        self.dark_action.setChecked(dark)
+        palette.apply(dark)
+
+    def _system_scheme_changed(self, *args) -> None:
+        if self.theme == "system":
+            self.apply_theme("system")
+
+    def _repaint_theme(self, dark: bool) -> None:
+        """What was painted or rendered with the old colours is drawn again."""
+        self.show_conversation()
+        self.prompt.budget.update()
+        self.notebook.refresh()
 
     # -- the prompt document ----------------------------------------------------------
 
@@ -162,7 +321,7 @@ class MainWindow(QMainWindow):
             self._loading_document = False
         notes = self.session.document.notes  # what was repaired or converted on the way in
         if notes:
-            self.show_error("Opened with changes: " + " ".join(notes))
+            self.show_error("Opened with changes: " + " ".join(notes), kind="warning")
         else:
             self.hide_error()
         self.refresh_compare()
@@ -184,9 +343,13 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Draft not saved yet: {e}", RETRY_SAVE_MS)
             self.autosave_timer.start(RETRY_SAVE_MS)
 
-    def save_version(self) -> None:
+    def save_version(self, note: str = "") -> None:
         self.session.document.params = self.sampling.params().to_dict()
-        v = self.session.save_version()
+        try:
+            v = self.session.save_version(note) if note else self.session.save_version()
+        except WorkbenchError as e:
+            self.notify(str(e), "error")
+            return
         self.statusBar().showMessage(f"Saved prompt version {v.number}", 4000)
         self.refresh_compare()
 
@@ -207,6 +370,13 @@ class MainWindow(QMainWindow):
             self.prompt.set_model_view("", str(e))
         self.sharing.follow_edits()
 
+    def toggle_prompt_page(self, i: int) -> None:
+        """Open (or close) a page under the editor: composed prompt, what the model sees, …"""
+        if self.prompt.tabs.isVisibleTo(self.prompt) and self.prompt.tabs.currentIndex() == i:
+            self.prompt.hide_pages()
+        else:
+            self.prompt.show_page(i)
+
     # -- the conversation ---------------------------------------------------------------
 
     def show_conversation(self) -> None:
@@ -219,19 +389,35 @@ class MainWindow(QMainWindow):
         self._set_edit_mode(None, None)
         self.show_conversation()
         self.recompose()
+        self.input.setFocus()
 
     def _conversation_action(self, action: str, arg: str) -> None:
+        if action == "copy-code":
+            self.statusBar().showMessage("Code copied.", 3000)  # SafeBrowser copied it
+            return
         message_id = int(arg)
         if action in ("edit", "branch"):
             self._set_edit_mode(action, message_id)
             return
+        if action == "copy":
+            QGuiApplication.clipboard().setText(self.conversation.message_text(message_id))
+            self.statusBar().showMessage("Message copied.", 3000)
+            return
         if action == "switch":
             self.session.switch_branch(message_id)
         elif action == "delete":
-            self.session.delete_message(message_id)
-            self.statusBar().showMessage("Message deleted, with what followed it.", 4000)
+            self.delete_message(message_id)
+            return
         self.show_conversation()
         self.recompose()
+
+    def delete_message(self, message_id: int) -> None:
+        """Delete a message and what follows it, with Undo in the notice (the library does it,
+        so its conversation list follows)."""
+        self.library_dock.widget().delete_message(message_id)
+
+    def save_version_with_note(self) -> None:
+        self.library_dock.widget().versions.save_with_note()
 
     def _set_edit_mode(self, action: str | None, message_id: int | None) -> None:
         text = self.session.start_edit(action, message_id)
@@ -250,21 +436,44 @@ class MainWindow(QMainWindow):
             self.recompose()
         if pending:
             self.generation.run(pending)
+        self.input.setFocus()
 
     def regenerate(self) -> None:
         """New candidates for the last answer (accepting one makes a new branch)."""
         pending = None if self.generating else self.session.regenerate()
         if pending:
             self.generation.run(pending)
+        self.input.setFocus()
 
     def accept(self, i: int) -> None:
+        # Focus first: the card (and its focused button) is about to go, and Qt would hand
+        # the focus to the next widget in line.
+        self.input.setFocus()
+        if self.session.pending is None:
+            self.notify("These candidates were already answered: send or regenerate for new ones.",
+                        "warning")
+            return
         was_new = self.session.pending.kind == "new"
-        self.session.accept(self.outputs.cards[i].text)
+        try:
+            self.session.accept(self.outputs.cards[i].text)
+        except WorkbenchError as e:
+            self.notify(str(e), "error")
+            return
         if was_new:
             self.input.clear()
         self.outputs.clear()
+        self.right.show_tally("")
         self.show_conversation()
         self.recompose()
+        self.input.setFocus()
+
+    def restore_candidates(self) -> None:
+        """One step of undo for the candidates a run replaced."""
+        if self.generating:
+            return
+        if self.generation.restore_previous():
+            self.statusBar().showMessage("The previous candidates are back.", 3000)
+        self.input.setFocus()
 
     def _notebook_changed(self) -> None:
         """Keep the pinned lessons within the document's budget, and say what moved."""
@@ -272,12 +481,13 @@ class MainWindow(QMainWindow):
         if message:
             self.notebook.refresh()
             self.notebook._say(message)
+            self.notify(message, "warning")
         self.recompose()
 
     # -- sharing ------------------------------------------------------------------------
 
     def document_opened(self) -> None:
-        """Another document was opened (an import): show it."""
+        """Another document was opened (an import, the library): show it."""
         self._show_document()
         self.recompose()
 
@@ -293,13 +503,21 @@ class MainWindow(QMainWindow):
 
     # -- messages ---------------------------------------------------------------------------
 
-    def show_error(self, message: str) -> None:
-        self.banner.say(message)
+    def notify(self, message: str, kind: str = "info", action=None):
+        """A notice over the window where the user looks: kind info, success (green), warning
+        (amber) or error (red); closable; info and success hide by themselves. action: an
+        optional (button text, callable), e.g. ("Undo", restore). Returns the Notice."""
+        return self.notices.show_notice(message, kind, action)
+
+    def show_error(self, message: str, kind: str = "error") -> None:
+        """The banner above the panes (red; amber for a warning), until the next success."""
+        self.banner.say(message, kind)
 
     def hide_error(self) -> None:
         self.banner.hide()
 
     def focus_search(self) -> None:
+        self.notebook_dock.show()
         self.notebook_dock.raise_()
         self.notebook.search.setFocus()
         self.notebook.search.selectAll()

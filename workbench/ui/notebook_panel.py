@@ -3,7 +3,7 @@
 import html
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QAbstractTextDocumentLayout, QTextDocument
+from PySide6.QtGui import QAbstractTextDocumentLayout, QPalette, QTextDocument
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -25,6 +25,7 @@ from workbench.errors import WorkbenchError
 from workbench.notebook.lessons import HIGHLIGHT, Notebook
 from workbench.notebook.proposals import ProposalStore
 from workbench.ui.layout import button_row, page
+from workbench.ui.palette import c
 
 TEXT_COLUMN = 1
 
@@ -37,7 +38,7 @@ def highlight_html(snippet: str) -> str:
         before, after = rest.split(start, 1)
         hit, rest = after.split(end, 1)
         out.append(html.escape(before))
-        out.append(f'<b style="background:#FFF3B0">{html.escape(hit)}</b>')
+        out.append(f'<b style="background:{c("hit")}">{html.escape(hit)}</b>')
     out.append(html.escape(rest))
     return "".join(out)
 
@@ -45,11 +46,17 @@ def highlight_html(snippet: str) -> str:
 class HtmlDelegate(QStyledItemDelegate):
     """Paints a column's text as rich text (for highlighted search hits)."""
 
+    @staticmethod
+    def _doc(html_text: str, width: float) -> QTextDocument:
+        doc = QTextDocument()
+        doc.setDocumentMargin(2)  # a one-line lesson is one line tall
+        doc.setHtml(html_text)
+        doc.setTextWidth(width)
+        return doc
+
     def paint(self, painter, option, index):
         self.initStyleOption(option, index)
-        doc = QTextDocument()
-        doc.setHtml(option.text)
-        doc.setTextWidth(option.rect.width())
+        doc = self._doc(option.text, option.rect.width())
         option.text = ""
         option.widget.style().drawControl(QStyle.CE_ItemViewItem, option, painter, option.widget)
         painter.save()
@@ -57,15 +64,20 @@ class HtmlDelegate(QStyledItemDelegate):
         dy = max(0.0, (option.rect.height() - doc.size().height()) / 2)
         painter.translate(option.rect.left(), option.rect.top() + dy)
         ctx = QAbstractTextDocumentLayout.PaintContext()
+        selected = bool(option.state & QStyle.State_Selected)
+        ctx.palette.setColor(QPalette.Text, option.palette.color(
+            QPalette.HighlightedText if selected else QPalette.Text))  # dark mode too
         doc.documentLayout().draw(painter, ctx)
         painter.restore()
 
     def sizeHint(self, option, index):
         self.initStyleOption(option, index)
-        doc = QTextDocument()
-        doc.setHtml(option.text)
-        doc.setTextWidth(max(option.rect.width(), 200))
-        return QSize(int(doc.idealWidth()), int(doc.size().height()))
+        view = option.widget
+        # The column's real width (option.rect is empty here): wrapping at a guess made
+        # one-line lessons three lines tall.
+        width = view.columnWidth(index.column()) if hasattr(view, "columnWidth") else option.rect.width()
+        doc = self._doc(option.text, max(width, 120))
+        return QSize(int(doc.idealWidth()), int(doc.size().height()) + 2)
 
 
 class NotebookPanel(QWidget):
@@ -99,6 +111,7 @@ class NotebookPanel(QWidget):
         self.list.setRootIsDecorated(False)
         self.list.setItemDelegateForColumn(TEXT_COLUMN, HtmlDelegate(self.list))
         self.list.setWordWrap(True)
+        self.list.setMinimumHeight(60)
         header = self.list.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(TEXT_COLUMN, QHeaderView.Stretch)
@@ -125,7 +138,7 @@ class NotebookPanel(QWidget):
         self.message = QLabel()
         self.message.setObjectName("notebookMessage")
         self.message.setWordWrap(True)
-        self.message.setStyleSheet("color:#8A5A00")
+        self.message.hide()
         self.merge_button = QPushButton("Merge into it")
         self.merge_button.clicked.connect(self.merge_pending)
         self.force_button = QPushButton("Add anyway")
@@ -136,13 +149,14 @@ class NotebookPanel(QWidget):
         edit_row = QHBoxLayout()
         edit_row.addWidget(self.text, 1)
         edit_row.addWidget(self.tags)
-        buttons = button_row(self.add_button, self.save_button, self.pin_button, self.retire_button)
+        for b in (self.add_button, self.save_button, self.pin_button, self.retire_button):
+            edit_row.addWidget(b)
         dup_row = QHBoxLayout()
         dup_row.addWidget(self.message, 1)
         dup_row.addWidget(self.merge_button)
         dup_row.addWidget(self.force_button)
 
-        lessons = page(self.list, edit_row, buttons, dup_row)
+        lessons = page(self.list, edit_row, dup_row)
         lessons.layout().insertWidget(0, self.search)
 
         self.proposal_list = QTreeWidget()
@@ -183,8 +197,9 @@ class NotebookPanel(QWidget):
         self.tabs.addTab(lessons, "Lessons")
         self.tabs.addTab(proposals_page, "Proposals")
         self.tabs.addTab(history_page, "History")
+        self.list.header().sectionResized.connect(lambda *_: self.list.doItemsLayout())
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setContentsMargins(4, 2, 4, 2)
         layout.addWidget(self.tabs)
         self.refresh()
 
@@ -208,7 +223,7 @@ class NotebookPanel(QWidget):
                      "over budget" if lesson.pinned else "")
             tally = f"+{lesson.helpful}/−{lesson.harmful}" + (" ⚑" if lesson.flagged else "")
             if lesson.demo_query:
-                text_html += ' <span style="color:#8A94A3">(with demonstration)</span>'
+                text_html += f' <span style="color:{c("faint")}">(with demonstration)</span>'
             item = QTreeWidgetItem([str(lesson.id), text_html, " ".join(f"#{t}" for t in lesson.tags),
                                     lesson.source, tally, where])
             if lesson.flagged:
@@ -269,8 +284,13 @@ class NotebookPanel(QWidget):
         self.tags.setText(", ".join(lesson.tags))
         self.pin_button.setText("Unpin" if lesson.pinned else "Pin")
 
-    def _say(self, text: str, duplicate: int | None = None) -> None:
+    def _say(self, text: str, duplicate: int | None = None, kind: str = "warning") -> None:
+        """A line under the lessons: kind success (green), info or warning (amber)."""
         self.message.setText(text)
+        self.message.setProperty("kind", kind)
+        self.message.style().unpolish(self.message)
+        self.message.style().polish(self.message)
+        self.message.setVisible(bool(text))
         self._pending_duplicate = duplicate
         self.merge_button.setVisible(duplicate is not None)
         self.force_button.setVisible(duplicate is not None)
@@ -291,7 +311,7 @@ class NotebookPanel(QWidget):
             self._say(f"Nearly the same as lesson #{d.id} ({result.similarity:.0%} alike): "
                       f"“{d.text}”", duplicate=d.id)
             return
-        self._say(f"Added lesson #{result.lesson.id}.")
+        self._say(f"Added lesson #{result.lesson.id}.", kind="success")
         self.text.clear()
         self.tags.clear()
         self.refresh()
@@ -302,7 +322,7 @@ class NotebookPanel(QWidget):
             return
         new = self.notebook.add(self.text.text(), tags=self._tags(), force=True).lesson
         merged = self.notebook.merge(self._pending_duplicate, new.id, text=new.text)
-        self._say(f"Merged into lesson #{merged.id}.")
+        self._say(f"Merged into lesson #{merged.id}.", kind="success")
         self.text.clear()
         self.refresh()
         self.changed.emit()
@@ -343,7 +363,7 @@ class NotebookPanel(QWidget):
         except WorkbenchError as e:
             self._say(str(e))
             return
-        self._say(f"Proposal {pid} is now lesson #{lesson.id}.")
+        self._say(f"Proposal {pid} is now lesson #{lesson.id}.", kind="success")
         self.refresh()
         self.changed.emit()
 
@@ -351,7 +371,7 @@ class NotebookPanel(QWidget):
         pid = self._current_proposal()
         if pid is not None:
             self.proposals.reject(pid)
-            self._say(f"Proposal {pid} rejected.")
+            self._say(f"Proposal {pid} rejected.", kind="info")
             self.refresh()
 
     def undo(self) -> None:
@@ -360,6 +380,6 @@ class NotebookPanel(QWidget):
         except WorkbenchError as e:
             self._say(str(e))
             return
-        self._say(f"Undone: lesson #{lesson.id} is back as it was.")
+        self._say(f"Undone: lesson #{lesson.id} is back as it was.", kind="success")
         self.refresh()
         self.changed.emit()

@@ -10,10 +10,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QFont,
     QGuiApplication,
+    QPainter,
     QTextBlockFormat,
     QTextCharFormat,
     QTextCursor,
@@ -22,8 +23,10 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QPushButton,
     QScrollArea,
@@ -41,7 +44,8 @@ from workbench.chat.markdown import (
     split_blocks,
 )
 from workbench.runtime.params import RunStats
-from workbench.ui.safe_browser import SafeBrowser
+from workbench.ui.palette import c
+from workbench.ui.safe_browser import SafeBrowser, nothing
 
 RENDER_INTERVAL_MS = 120  # Markdown is re-rendered on this timer while streaming, not per token
 # GUI-thread time a slice may start new work in; a block begun just before the end may add up to
@@ -55,7 +59,7 @@ class _Scratch(QTextDocument):
     (a bare QTextDocument would read local files named by <img src>)."""
 
     def loadResource(self, kind, url):
-        return None
+        return nothing(kind)
 
 
 _SCRATCH: list[_Scratch] = []
@@ -159,6 +163,119 @@ class BlockFlow:
                 insert_html(cursor, html_text)
 
 
+class FlowLayout(QLayout):
+    """Widgets left to right, wrapping onto more rows when the width runs out (Qt's flow layout
+    example): a card's buttons stay visible however narrow the card."""
+
+    def __init__(self, parent=None, spacing: int = 4):
+        super().__init__(parent)
+        self._items = []
+        self.setSpacing(spacing)
+        self.setContentsMargins(0, 0, 0, 0)
+
+    def addItem(self, item) -> None:
+        self._items.append(item)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, i):
+        return self._items[i] if 0 <= i < len(self._items) else None
+
+    def takeAt(self, i):
+        return self._items.pop(i) if 0 <= i < len(self._items) else None
+
+    def expandingDirections(self):
+        return Qt.Orientation(0)
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        return self._place(QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect) -> None:
+        super().setGeometry(rect)
+        self._place(rect, move=True)
+
+    def sizeHint(self) -> QSize:
+        return self.minimumSize()
+
+    def minimumSize(self) -> QSize:
+        size = QSize()
+        for item in self._items:
+            size = size.expandedTo(item.minimumSize())
+        return size
+
+    def _place(self, rect, move: bool) -> int:
+        x, y, row_height, gap = rect.x(), rect.y(), 0, self.spacing()
+        for item in self._items:
+            if item.widget() is not None and item.widget().isHidden():
+                continue
+            hint = item.sizeHint()
+            if x + hint.width() > rect.right() + 1 and row_height > 0:
+                x, y, row_height = rect.x(), y + row_height + gap, 0
+            if move:
+                item.setGeometry(QRect(QPoint(x, y), hint))
+            x += hint.width() + gap
+            row_height = max(row_height, hint.height())
+        return y + row_height - rect.y()
+
+
+class FlowRow(QWidget):
+    """A row of widgets that wraps (see FlowLayout)."""
+
+    def __init__(self, widgets, parent=None):
+        super().__init__(parent)
+        flow = FlowLayout(self)
+        for w in widgets:
+            flow.addWidget(w)
+        sp = self.sizePolicy()
+        sp.setHeightForWidth(True)
+        self.setSizePolicy(sp)
+
+
+class ElidedLabel(QLabel):
+    """One line that ends in … when it does not fit (the whole text in its tooltip); text()
+    is the whole text."""
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(QTextDocumentFragment.fromHtml(text).toPlainText() if "<" in text else text)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(20, super().minimumSizeHint().height())
+
+    def paintEvent(self, event) -> None:
+        if "<" in self.text():  # rich text (an error in colour) wraps as usual
+            super().paintEvent(event)
+            return
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        shown = self.fontMetrics().elidedText(self.text(), Qt.ElideRight, self.width())
+        painter.drawText(self.rect(), int(Qt.AlignLeft | Qt.AlignVCenter), shown)
+
+
+class _Grid(QGridLayout):
+    """A grid that fills its scroll area's height: the cards' wrapping button rows must not make
+    the scroll area size it by height-for-width (from the cards' preferred heights), which
+    pushed the third card off screen."""
+
+    def hasHeightForWidth(self) -> bool:
+        return False
+
+
+class CardBody(SafeBrowser):
+    """A candidate's text; its code blocks' copy links copy from the card's whole text."""
+
+    def __init__(self, card):
+        super().__init__()
+        self.card = card
+
+    def texts(self) -> list[str]:
+        return [self.card.text]
+
+
 def stats_line(s: RunStats) -> str:
     return (f"{s.decode_tokens_per_s:.0f} tok/s · first token {s.time_to_first_token_s * 1000:.0f} ms"
             f" · {s.reused_tokens:,}/{s.prompt_tokens:,} reused · {s.completion_tokens} tokens"
@@ -189,16 +306,17 @@ class OutputCard(QFrame):
         self.dirty = False
 
         self.label = label
-        self.title = QLabel(f"<b>{label}</b>")
+        self.title = QLabel(f"<b>{html.escape(label)}</b>")
         self.title.setWordWrap(True)
-        self.status = QLabel("waiting…")
+        self.title.setTextFormat(Qt.RichText)
+        self.status = ElidedLabel("waiting…")
         self.status.setObjectName("cardStats")
-        self.status.setStyleSheet("color:#5F6B7A")
-        self.status.setWordWrap(True)
-        self.body = SafeBrowser()
+        self.body = CardBody(self)
         self.body.setObjectName("cardBody")
+        self.body.setMinimumHeight(48)
         self.accept_button = QPushButton("Accept")
         self.accept_button.setObjectName("acceptButton")
+        self.accept_button.setToolTip("Put this answer into the conversation")
         self.accept_button.setEnabled(False)
         self.accept_button.clicked.connect(self.accepted)
         # Plain symbols: emoji fonts are missing on many Linux desktops.
@@ -222,29 +340,31 @@ class OutputCard(QFrame):
         self.reflect_button.hide()
         self.reflect_button.clicked.connect(self.reflect)
         self.copy = QPushButton("Copy")
+        self.copy.setObjectName("copyButton")
+        self.copy.setToolTip("Copy this answer")
         self.copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.text))
         self.comment = QLineEdit()
+        self.comment.setObjectName("ratingComment")
         self.comment.setPlaceholderText("Why? (saved with the rating)")
+        self.comment.hide()  # asked for once the answer is rated
         # A comment typed after the rating updates the same rating.
         self.comment.editingFinished.connect(lambda: self.rating and self.rate(self.rating))
 
         head = QHBoxLayout()
-        head.addWidget(self.title)
-        head.addStretch()
-        buttons = QHBoxLayout()
-        for w in (self.accept_button, self.good, self.bad, self.copy):
-            buttons.addWidget(w)
-        learn = QHBoxLayout()
-        learn.addWidget(self.teach_button)
-        learn.addWidget(self.reflect_button)
-        learn.addStretch()
+        head.setSpacing(6)
+        head.addWidget(self.title, 1)
+        self.buttons = FlowRow([self.accept_button, self.good, self.bad, self.copy, self.teach_button,
+                                self.reflect_button])
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.setSpacing(2)
         layout.addLayout(head)
         layout.addWidget(self.status)
         layout.addWidget(self.body, 1)
         layout.addWidget(self.comment)
-        layout.addLayout(buttons)
-        layout.addLayout(learn)
+        layout.addWidget(self.buttons)
+        self._first_token_at = 0.0
+        self._pieces = 0
         # Slices that carry on converting when the stream outran rendering, between timer ticks.
         self._more = QTimer(self)
         self._more.setInterval(0)
@@ -273,16 +393,30 @@ class OutputCard(QFrame):
         return cursor
 
     def append(self, piece: str) -> None:
+        now = time.perf_counter()
         if not self.text:
+            self._first_token_at = now
             self.status.setText("generating…")
         self.text += piece
+        self._pieces += 1  # the worker sends one piece a token
         self.dirty = True
+
+    def live_speed(self) -> str:
+        """Tokens/s so far while streaming ("" before two tokens)."""
+        elapsed = time.perf_counter() - self._first_token_at
+        if self.stats is not None or self._pieces < 2 or elapsed <= 0:
+            return ""
+        return f"generating… {(self._pieces - 1) / elapsed:.0f} tok/s · {self._pieces} tokens"
 
     def render(self, deadline: float | None = None) -> None:
         """Bring the body up to date with the text, spending about one slice."""
         if not (self.dirty or self.flow.busy() or self._tail_later):
             self._more.stop()
             return
+        if self.dirty and self.stats is None:
+            speed = self.live_speed()
+            if speed:
+                self.status.setText(speed)
         deadline = deadline or time.perf_counter() + SLICE_S
         bar = self.body.verticalScrollBar()
         at_end = bar.value() >= bar.maximum() - 4
@@ -367,11 +501,15 @@ class OutputCard(QFrame):
     def mark_answer(self, answer: str, majority: bool, tally: str) -> None:
         """Show the final answer found in this candidate, and whether it is the majority."""
         shown = html.escape(answer) if answer else "<i>none found</i>"
-        star = (f" <span style='color:#1E7B34'>★ majority {tally}</span>" if majority else "")
+        star = (f" <span style='color:{c('success')}'>★ majority {html.escape(tally)}</span>"
+                if majority else "")
         self.title.setText(f"<b>{html.escape(self.label)}</b> · answer: {shown}{star}")
+        self.setProperty("majority", "true" if majority else "false")
+        self.style().unpolish(self)
+        self.style().polish(self)
 
     def fail(self, message: str) -> None:
-        self.status.setText(f"<span style='color:#B3261E'>{message}</span>")
+        self.status.setText(f"<span style='color:{c('error')}'>{html.escape(message)}</span>")
 
     def rate(self, value: int) -> None:
         """value: +1 good, -1 bad, 0 cleared."""
@@ -379,68 +517,156 @@ class OutputCard(QFrame):
         self.good.setChecked(self.rating == 1)
         self.bad.setChecked(self.rating == -1)
         self.reflect_button.setVisible(self.rating == -1)  # a bad answer offers reflection
+        self.comment.setVisible(self.rating != 0 or bool(self.comment.text()))
         self.rated.emit(self.rating, self.comment.text().strip())
 
 
 class OutputsView(QWidget):
-    """Candidates side by side.
+    """Candidates in a grid (candidateGrid): as many columns as fit, wrapping onto rows; each
+    card's actions stay visible and a long answer scrolls inside its card. The candidates a new
+    run replaces are kept for one step of undo (restore_previous).
 
     Signals:
         accepted(int): candidate i was accepted.
         rated(int, int, str): candidate i rated +1/-1/0 with a comment.
+        teach(int), reflect(int): Teach… or Reflect on candidate i.
+        previousChanged(bool): whether there are earlier candidates to bring back.
     """
 
     accepted = Signal(int)
     rated = Signal(int, int, str)
     teach = Signal(int)
     reflect = Signal(int)
+    previousChanged = Signal(bool)
+    MIN_CARD_WIDTH = 250
+    MIN_CARD_HEIGHT = 128
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("outputsView")
         self.cards: list[OutputCard] = []
-        self.row = QHBoxLayout()
-        self.row.setSpacing(8)
+        self.previous: list[OutputCard] = []  # the candidates the last start() replaced
+        self.grid = _Grid()
+        self.grid.setSpacing(6)
+        self.grid.setContentsMargins(0, 0, 0, 0)
         holder = QWidget()
-        holder.setLayout(self.row)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(holder)
-        scroll.setFrameShape(QFrame.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
-        holder.setMinimumWidth(0)
-        self.placeholder = QLabel("Candidates for the next answer appear here, side by side.")
-        self.placeholder.setStyleSheet("color:#8A94A3")
+        holder.setObjectName("candidateGrid")
+        holder.setLayout(self.grid)
+        self.holder = holder
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setWidget(holder)
+        self.scroll.setFrameShape(QFrame.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # cards wrap instead
+        self.placeholder = QLabel("Candidates for the next answer appear here, side by side.\n"
+                                  "Type a message and press Ctrl+Enter.")
+        self.placeholder.setObjectName("candidatesPlaceholder")
         self.placeholder.setAlignment(Qt.AlignCenter)
-        self.row.addWidget(self.placeholder)
+        self.placeholder.setWordWrap(True)
+        self.grid.addWidget(self.placeholder, 0, 0)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(scroll)
+        layout.addWidget(self.scroll)
         self.timer = QTimer(self)
         self.timer.setInterval(RENDER_INTERVAL_MS)
         self.timer.timeout.connect(self.render_dirty)
+        self._columns = 0
 
     def start(self, labels: list[str]) -> None:
-        self.clear()
+        """New cards for a run; the ones on screen are kept aside for restore_previous()."""
+        self._forget(self.previous)
+        self.previous = []
+        for card in self.cards:
+            card._more.stop()
+            card.hide()
+            self.grid.removeWidget(card)
+        self.previous, self.cards = self.cards, []
         self.placeholder.hide()
         for i, label in enumerate(labels):
             card = OutputCard(label)
-            card.setMinimumWidth(320)  # room for its buttons; more cards scroll sideways
-            card.accepted.connect(lambda i=i: self.accepted.emit(i))
-            card.rated.connect(lambda v, c, i=i: self.rated.emit(i, v, c))
-            card.teach.connect(lambda i=i: self.teach.emit(i))
-            card.reflect.connect(lambda i=i: self.reflect.emit(i))
+            card.setMinimumWidth(self.MIN_CARD_WIDTH - 20)
+            card.setMinimumHeight(self.MIN_CARD_HEIGHT)
+            self._connect(card, i)
             self.cards.append(card)
-            self.row.addWidget(card, 1)
+        self._columns = 0
+        self._arrange()
         self.timer.start()
+        self.previousChanged.emit(bool(self.previous))
+
+    def _connect(self, card: "OutputCard", i: int) -> None:
+        # The signals name the card's index among those on screen: reconnect when they move.
+        for signal, slot in getattr(card, "_wired", []):
+            signal.disconnect(slot)
+        card._wired = [(card.accepted, lambda i=i: self.accepted.emit(i)),
+                       (card.rated, lambda v, cm, i=i: self.rated.emit(i, v, cm)),
+                       (card.teach, lambda i=i: self.teach.emit(i)),
+                       (card.reflect, lambda i=i: self.reflect.emit(i))]
+        for signal, slot in card._wired:
+            signal.connect(slot)
+
+    def restore_previous(self) -> bool:
+        """One step of undo: the candidates before the last run come back (and these go aside)."""
+        if not self.previous:
+            return False
+        for card in self.cards:
+            card._more.stop()
+            card.hide()
+            self.grid.removeWidget(card)
+        self.cards, self.previous = self.previous, self.cards
+        for i, card in enumerate(self.cards):
+            self._connect(card, i)
+        self.placeholder.setVisible(not self.cards)
+        self._columns = 0
+        self._arrange()
+        self.previousChanged.emit(bool(self.previous))
+        return True
 
     def clear(self) -> None:
-        for card in self.cards:
+        """No candidates on screen, none kept aside."""
+        self._forget(self.cards + self.previous)
+        self.cards, self.previous = [], []
+        self.placeholder.show()
+        self.previousChanged.emit(False)
+
+    @staticmethod
+    def _forget(cards) -> None:
+        for card in cards:
             card._more.stop()
             card.setParent(None)
             card.deleteLater()
-        self.cards = []
-        self.placeholder.show()
+
+    def columns(self, width: int | None = None) -> int:
+        """How many cards go side by side: as many as fit, then balanced over the rows."""
+        n = len(self.cards)
+        if not n:
+            return 1
+        width = width if width is not None else self.scroll.viewport().width()
+        fit = max(1, min(n, width // self.MIN_CARD_WIDTH))
+        rows = -(-n // fit)
+        return -(-n // rows)
+
+    def _arrange(self) -> None:
+        cols = self.columns()
+        if cols == self._columns and all(self.grid.indexOf(c) >= 0 for c in self.cards):
+            return
+        self._columns = cols
+        for card in self.cards:
+            self.grid.removeWidget(card)
+        for r in range(self.grid.rowCount()):
+            self.grid.setRowStretch(r, 0)
+        for col in range(self.grid.columnCount()):
+            self.grid.setColumnStretch(col, 0)
+        for i, card in enumerate(self.cards):
+            self.grid.addWidget(card, i // cols, i % cols)
+            card.show()
+        for r in range(-(-len(self.cards) // cols)):
+            self.grid.setRowStretch(r, 1)
+        for col in range(cols):
+            self.grid.setColumnStretch(col, 1)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._arrange()
 
     def render_dirty(self) -> None:
         deadline = time.perf_counter() + SLICE_S  # one slice for all the cards together

@@ -1,20 +1,26 @@
-"""The window's parts: the conversation pane, the candidates pane, the error banner, docks, menus."""
+"""The window's parts: the conversation pane, the candidates pane, docks and menus."""
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QTextCursor
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDockWidget,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from workbench.ui.conversation_view import ConversationView
+from workbench.ui.notice import ErrorBanner  # noqa: F401 - where the window's parts are found
 from workbench.ui.outputs_view import OutputsView
 
 
@@ -27,8 +33,10 @@ def _button(text: str, name: str) -> QPushButton:
 def _titled(title: str, head_extra=()) -> tuple[QWidget, QVBoxLayout]:
     pane = QWidget()
     v = QVBoxLayout(pane)
-    v.setContentsMargins(6, 6, 6, 6)
+    v.setContentsMargins(6, 4, 6, 4)
+    v.setSpacing(4)
     head = QHBoxLayout()
+    head.setSpacing(6)
     label = QLabel(title)
     label.setObjectName("paneTitle")
     head.addWidget(label)
@@ -48,7 +56,8 @@ class ConversationPane(QWidget):
         self.input = QPlainTextEdit()
         self.input.setObjectName("messageInput")
         self.input.setPlaceholderText("Message… (Ctrl+Enter to send, Esc to stop)")
-        self.input.setMaximumHeight(110)
+        self.input.setMaximumHeight(96)
+        self.input.setMinimumHeight(52)
         self.send_button = _button("Send", "sendButton")
         self.send_button.setDefault(True)
         self.stop_button = _button("Stop", "stopButton")
@@ -58,7 +67,6 @@ class ConversationPane(QWidget):
         self.cancel_edit.hide()
         self.mode_label = QLabel()
         self.mode_label.setObjectName("modeLabel")
-        self.mode_label.setStyleSheet("color:#5F6B7A")
         buttons = QHBoxLayout()
         for b in (self.send_button, self.stop_button, self.regen_button, self.cancel_edit):
             buttons.addWidget(b)
@@ -82,6 +90,7 @@ class ConversationPane(QWidget):
             return
         self.input.setPlainText(text)
         self.input.setFocus()
+        self.input.moveCursor(QTextCursor.End)
         self.send_button.setText("Save edit" if action == "edit" else "Save as new branch")
         self.mode_label.setText(f"{'Editing' if action == 'edit' else 'Branching from'} message #{message_id}")
 
@@ -91,16 +100,43 @@ class ConversationPane(QWidget):
 
 
 class CandidatesPane(QWidget):
-    """Candidates for the next answer side by side, and what they compare."""
+    """Candidates for the next answer in a grid, what they compare, how many, and the vote."""
 
-    def __init__(self, parent=None):
+    def __init__(self, samples: QSpinBox, parent=None):
         super().__init__(parent)
         self.outputs = OutputsView()
         self.compare = QComboBox()
         self.compare.setObjectName("compareCombo")
         self.compare.setToolTip("Several samples of the current prompt, the current draft against "
                                 "a saved version of it, or this model against another")
-        pane, v = _titled("Candidates for the next answer", (QLabel("Compare:"), self.compare))
+        self.compare.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.compare.setMinimumContentsLength(10)
+        self.samples = samples
+        samples.setToolTip("How many candidates to sample (seeds seed, seed+1, …)")
+        self.vote = QCheckBox("Vote on final answers")
+        self.vote.setObjectName("voteSwitch")
+        self.vote.setToolTip("Self-consistency: find each candidate's final answer (a marked "
+                             "answer, else a short one's last number) and mark the most common. "
+                             "Numbers in dates, times and ordinals are not answers; prose has none.")
+        self.tally = QLabel()
+        self.tally.setObjectName("voteTally")
+        self.tally.setTextFormat(Qt.PlainText)
+        self.tally.hide()
+        self.back = QToolButton()
+        self.back.setObjectName("restoreCandidatesButton")
+        self.back.setText("↶ Previous")
+        self.back.setToolTip("Bring back the candidates the last run replaced (one step)")
+        self.back.setAutoRaise(True)
+        self.back.hide()
+        self.outputs.previousChanged.connect(self.back.setVisible)
+        how_many = QLabel("×")
+        how_many.setObjectName("mutedText")
+        pane, v = _titled("Candidates", (self.back, QLabel("Compare:"), self.compare, how_many, self.samples))
+        options = QHBoxLayout()
+        options.setContentsMargins(0, 0, 0, 0)
+        options.addWidget(self.vote)
+        options.addWidget(self.tally, 1)
+        v.addLayout(options)
         v.addWidget(self.outputs, 1)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -114,31 +150,34 @@ class CandidatesPane(QWidget):
             self.compare.addItem(label, data)
         self.compare.setCurrentIndex(max(self.compare.findData(current), 0))
 
-
-class ErrorBanner(QLabel):
-    """A message the user must see, above the panes, until the next success."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setObjectName("errorBanner")
-        self.setTextFormat(Qt.PlainText)  # messages quote file names and model output
-        self.setWordWrap(True)
-        self.setStyleSheet("background:#FDECEA;color:#8C1D18;padding:8px;border-radius:4px")
-        self.hide()
-
-    def say(self, message: str) -> None:
-        self.setText(message)
-        self.show()
+    def show_tally(self, text: str, note: str = "") -> None:
+        """The vote's counts ("7 ×3 · 12 ×1"), or a note on why there are none."""
+        self.tally.setText(f"Final answers: {text}" if text else note)
+        self.tally.setVisible(bool(text or note))
 
 
-def add_docks(window: QMainWindow, panels: list[tuple[str, QWidget]]) -> list[QDockWidget]:
-    """Panels as docks tabbed together at the bottom, the first one in front."""
+DOCK_FEATURES = (QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable
+                 | QDockWidget.DockWidgetClosable)
+
+
+def scrolled(widget: QWidget) -> QScrollArea:
+    """widget in a frameless scroll area: a tall form must not make its dock tall."""
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.NoFrame)
+    return area
+
+
+def add_docks(window: QMainWindow, panels: list[tuple[str, QWidget, bool]]) -> list[QDockWidget]:
+    """Panels as closable docks tabbed together at the bottom, the first one in front
+    (scroll: in a scroll area, so the docks can be short)."""
     docks = []
-    for name, widget in panels:
+    for name, widget, scroll in panels:
         dock = QDockWidget(name, window)
         dock.setObjectName(f"{name.lower()}Dock")
-        dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+        dock.setWidget(scrolled(widget) if scroll else widget)
+        dock.setFeatures(DOCK_FEATURES)
         window.addDockWidget(Qt.BottomDockWidgetArea, dock)
         if docks:
             window.tabifyDockWidget(docks[-1], dock)
@@ -147,12 +186,35 @@ def add_docks(window: QMainWindow, panels: list[tuple[str, QWidget]]) -> list[QD
     return docks
 
 
-def add_menu(window: QMainWindow, title: str, items) -> None:
-    """A menu of (text, shortcut, slot), the shortcuts active anywhere in the window."""
+def add_menu(window: QMainWindow, title: str, items):
+    """A menu of (text, shortcut, slot), the shortcuts active anywhere in the window; None
+    items are separators. Returns the menu."""
     menu = window.menuBar().addMenu(title)
-    for text, key, slot in items:
+    for item in items:
+        if item is None:
+            menu.addSeparator()
+            continue
+        text, key, slot = item
         action = QAction(text, window)
-        action.setShortcut(QKeySequence(key))
+        if key:
+            action.setShortcut(QKeySequence(key))
         action.triggered.connect(slot)
         menu.addAction(action)
         window.addAction(action)
+    return menu
+
+
+def dock_action(window: QMainWindow, menu, dock: QDockWidget, key: str) -> QAction:
+    """A View menu entry that shows and hides a dock (and brings it to the front when shown)."""
+    action = dock.toggleViewAction()
+    action.setShortcut(QKeySequence(key))
+    action.setShortcutContext(Qt.WindowShortcut)
+    action.setObjectName(f"view{dock.objectName()[:1].upper()}{dock.objectName()[1:]}")
+
+    def shown(on: bool) -> None:
+        if on:
+            dock.raise_()
+    action.toggled.connect(shown)
+    menu.addAction(action)
+    window.addAction(action)
+    return action

@@ -1,10 +1,17 @@
 """A QTextBrowser for untrusted Markdown: loads nothing by itself, opens links only on click."""
 
 from PySide6.QtCore import QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage, QTextDocument
 from PySide6.QtWidgets import QTextBrowser
 
+from workbench.chat.markdown import code_for, full_code
+
 APP_SCHEME = "wb"  # links the window itself handles: wb:action/ARG
+
+
+def nothing(kind):
+    """What a resource that must not load is: an empty image, or empty text."""
+    return QImage() if kind == QTextDocument.ImageResource else ""
 
 
 class SafeBrowser(QTextBrowser):
@@ -21,13 +28,22 @@ class SafeBrowser(QTextBrowser):
         self.anchorClicked.connect(self._clicked)
 
     def loadResource(self, kind, url):
-        # Images and style sheets named in model output are never fetched,
-        # neither from the network nor from local files.
-        return None
+        # Images and style sheets named in model output are never fetched, neither from the
+        # network nor from local files. An empty value, not None: given None, QTextDocument
+        # falls back to reading local files itself.
+        return nothing(kind)
+
+    def texts(self) -> list[str]:
+        """The full texts shown (a copy link finds the whole code block in them)."""
+        return []
 
     def _clicked(self, url: QUrl) -> None:
         if url.scheme() == APP_SCHEME:
             action, _, arg = url.path().partition("/")
+            if action == "copy-code":
+                piece = code_for(arg)
+                if piece is not None:
+                    QGuiApplication.clipboard().setText(full_code(piece, self.texts()))
             self.action.emit(action, arg)
         elif url.scheme() in ("http", "https", "mailto"):
             QDesktopServices.openUrl(url)

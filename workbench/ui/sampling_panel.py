@@ -104,9 +104,9 @@ class SamplingPanel(QWidget):
         self.stop.editingFinished.connect(self.changed)
         self.answer_regex = QLineEdit()
         self.answer_regex.setObjectName("answerRegex")
-        self.answer_regex.setPlaceholderText("default: last number, else last line")
-        self.answer_regex.setToolTip("How to find each candidate's final answer for the "
-                                     "majority vote (self-consistency); a group, if any, is the answer")
+        self.answer_regex.setPlaceholderText("default: a marked answer, else a short one's last number")
+        self.answer_regex.setToolTip("How to find each candidate's final answer when the candidates "
+                                     "vote (self-consistency); a group, if any, is the answer")
         self.samples = QSpinBox()
         self.samples.setRange(1, 8)
         self.samples.setValue(2)
@@ -120,7 +120,8 @@ class SamplingPanel(QWidget):
         body = compact_body(self, 520)
         form = QFormLayout(body)
         form.addRow(self.notice)
-        for label, w in (("Candidates", self.samples), ("Temperature", self.temperature),
+        # The number of candidates sits with the candidates (the window places it there).
+        for label, w in (("Temperature", self.temperature),
                          ("Top-p", self.top_p), ("Top-k", self.top_k), ("Min-p", self.min_p),
                          ("Repeat penalty", self.repeat_penalty), ("Max tokens", self.max_tokens),
                          ("Seed", self.seed), ("Stop strings", self.stop),
