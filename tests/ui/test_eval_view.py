@@ -6,7 +6,6 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDockWidget
 
-from tests.ui.test_window import open_bare_window, open_window, window_factory  # noqa: F401 - fixtures
 from workbench.evals.checks import make_check
 from workbench.evals.results import EvalStore
 from workbench.resources import resource_path
@@ -26,7 +25,7 @@ def view_of(window) -> EvalView:
     return view
 
 
-def test_the_case_table_edits_pastes_duplicates_and_refuses_bad_input(qtbot, open_bare_window, tmp_path):  # noqa: F811
+def test_the_case_table_edits_pastes_duplicates_and_refuses_bad_input(qtbot, open_bare_window, tmp_path):
     w = open_bare_window()
     view = view_of(w)
     view.new_set("mine")
@@ -90,7 +89,7 @@ def choose(lst, keys) -> None:
         item.setCheckState(Qt.Checked if item.data(Qt.UserRole) in keys else Qt.Unchecked)
 
 
-def test_a_run_fills_the_matrix_shows_cells_regressions_history_and_stops(qtbot, open_window, tmp_path):  # noqa: F811
+def test_a_run_fills_the_matrix_shows_cells_regressions_history_and_stops(qtbot, open_window, tmp_path):
     """Measured on SmolLM2-135M (greedy): v2 0/6, v3 6/6; the test asks for a margin of 3."""
     prepare_versions()
     w = open_window()

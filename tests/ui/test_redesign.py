@@ -2,6 +2,7 @@
 room, candidates sit in a grid with their actions in view, focus stays safe, the vote runs only when
 asked, notices and dark mode, the clean default prompt, and the desktop check before Qt starts."""
 
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -9,13 +10,16 @@ from PySide6.QtCore import QRect, Qt, QUrl
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QDockWidget, QMenu
 
-from workbench.app import XCB_LIBRARIES, build, desktop_problem, shutdown
+from tests.ui.conftest import send as send_and_wait
+from tests.ui.conftest import settle
+from workbench.app import XCB_LIBRARIES, desktop_problem
 from workbench.chat.markdown import render_markdown
 from workbench.runtime.params import RunStats
 from workbench.ui import palette
 from workbench.workspace import Workspace
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+send = partial(send_and_wait, timeout=120_000)  # three candidates on a busy machine
 STATS = RunStats(prompt_tokens=120, completion_tokens=40, reused_tokens=0, time_to_first_token_s=0.1,
                  decode_tokens_per_s=80.0, finish_reason="stop")
 LAPTOP = (1366, 768)
@@ -23,42 +27,9 @@ DESKTOP = (1920, 1080)
 
 
 @pytest.fixture
-def window_factory(qtbot):
-    opened = []
-
-    def _open(load_model=False, size=LAPTOP, theme="light"):
-        window, thread = build(load_model=load_model)
-        qtbot.addWidget(window)
-        window.apply_theme(theme)
-        window.resize(*size)
-        window.show()
-        window.activateWindow()
-        qtbot.waitUntil(window.isActiveWindow, timeout=2000)  # focus needs an active window
-        opened.append((window, thread))
-        settle(qtbot)
-        if load_model:
-            qtbot.waitUntil(lambda: window.model_ready or window.banner.isVisible(), timeout=30_000)
-            assert window.model_ready, window.banner.text()
-        window.sampling.temperature.setValue(0)
-        window.sampling.seed.setValue(1)
-        window.sampling.max_tokens.setValue(40)
-        return window
-
-    yield _open
-    for window, thread in opened:
-        shutdown(window, thread)
-    palette.apply(False)
-
-
-@pytest.fixture
-def open_window(window_factory, chat_model_path):
-    return lambda **kw: window_factory(load_model=True, **kw)
-
-
-def settle(qtbot, ms: int = 60) -> None:
-    """Let queued layout (the first default layout runs on a zero timer) happen."""
-    qtbot.wait(ms)
-    QApplication.processEvents()
+def window_factory(window_factory):
+    """The shared factory, but this module's windows start at laptop size in the light theme."""
+    return lambda load_model=False, size=LAPTOP, theme="light": window_factory(load_model, size, theme)
 
 
 def rect_in(window, widget) -> QRect:
@@ -69,13 +40,6 @@ def fully_visible(window, widget) -> bool:
     """On screen in the window, not cut by a scroll area or a neighbour."""
     return (widget.isVisible() and window.rect().contains(rect_in(window, widget))
             and widget.visibleRegion().boundingRect().size() == widget.size())
-
-
-def send(qtbot, window, text, samples=1):
-    window.sampling.samples.setValue(samples)
-    window.input.setPlainText(text)
-    qtbot.mouseClick(window.send_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: not window.generating, timeout=120_000)
 
 
 def fake_candidates(qtbot, w, texts):

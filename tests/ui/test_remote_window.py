@@ -4,13 +4,13 @@ answered and logged, the window's thread never waiting on the network for counts
 import threading
 
 from tests.servers import llama_cpp_server
-from tests.ui.test_window import open_bare_window, send, window_factory  # noqa: F401 - fixtures
+from tests.ui.conftest import send
 from workbench.runtime import engines
 from workbench.runtime.params import LoadOptions
 from workbench.runtime.remote import RemoteEngine
 
 
-def test_a_server_model_answers_in_the_window(qtbot, open_bare_window, chat_model_path):  # noqa: F811
+def test_a_server_model_answers_in_the_window(qtbot, open_bare_window, chat_model_path):
     try:  # app.build holds the engine in a slot and marks its thread as never waiting
         with llama_cpp_server(chat_model_path) as (url, _proc):
             window = open_bare_window()

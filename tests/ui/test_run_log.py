@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget
 
-from tests.ui.test_library import opened_window, undo
+from tests.ui.test_library import opened_window
 from workbench.chat.runs import RunRecord
 from workbench.ui.run_log import RunLogPanel, add_run_log
 

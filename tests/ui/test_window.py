@@ -6,62 +6,17 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QApplication, QPlainTextEdit, QPushButton
 
+from tests.ui.conftest import send
 from tests.ui.test_versions import fill_note_dialog
-from workbench.app import build, shutdown
 from workbench.chat.consistency import vote
 from workbench.notebook.reflection import rule_problem
 from workbench.workspace import Workspace
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-
-
-@pytest.fixture
-def window_factory(qtbot):
-    opened = []
-
-    def _open(load_model):
-        window, thread = build(load_model=load_model)
-        qtbot.addWidget(window)
-        window.resize(1600, 1000)
-        window.show()
-        window.activateWindow()
-        qtbot.waitUntil(window.isActiveWindow, timeout=2000)  # focus needs an active window
-        opened.append((window, thread))
-        if load_model:
-            qtbot.waitUntil(lambda: window.model_ready or window.banner.isVisible(), timeout=30_000)
-            assert window.model_ready, window.banner.text()
-        window.sampling.temperature.setValue(0)
-        window.sampling.seed.setValue(1)
-        window.sampling.max_tokens.setValue(40)
-        return window
-
-    yield _open
-    for window, thread in opened:
-        shutdown(window, thread)
-
-
-@pytest.fixture
-def open_window(window_factory, chat_model_path):
-    """Open the window as a user does: it loads the default chat model (so the test is `model`)."""
-    return lambda: window_factory(load_model=True)
-
-
-@pytest.fixture
-def open_bare_window(window_factory):
-    """Open the window without loading a model."""
-    return lambda: window_factory(load_model=False)
-
-
-def send(qtbot, window, text, samples=1):
-    window.sampling.samples.setValue(samples)
-    window.input.setPlainText(text)
-    qtbot.mouseClick(window.send_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: not window.generating, timeout=60_000)
 
 
 def test_object_names_for_scripts(open_bare_window):
