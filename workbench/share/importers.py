@@ -16,37 +16,22 @@ formats, templates, load settings, a question with no answer) is named in a warn
 else out of type or range is refused.
 """
 
-import math
 import os
 import re
 import string
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from workbench.errors import ImportFormatError
-from workbench.files import MAX_DEPTH, parse_json, parser_complaint, read_user_file
+from workbench.files import parse_json, read_user_file
 from workbench.prompt.document import DEFAULT_NAME, Example, PromptDocument, Section
-from workbench.runtime.params import DEFAULTS, PARAM_NAMES, check_param, fit_seed, shown
+from workbench.runtime.params import DEFAULTS, PARAM_NAMES, shown
+from workbench.share import import_parts as parts
 from workbench.share import modelfile
-from workbench.share.exporters import EXAMPLES_HEADING, FENCE
-from workbench.share.lessons_block import split_lessons, split_retrieved
+from workbench.share.exporters import FENCE
+from workbench.share.import_parts import Imported
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024  # prompts are kilobytes; this is room for a long one
-
-
-@dataclass
-class Imported:
-    """What a file gave: the document (its .notes are the warnings too), the warnings, and the
-    texts of the pinned lessons its export marked (kept out of the document's text)."""
-
-    document: PromptDocument
-    warnings: list[str] = field(default_factory=list)
-    lessons: list[str] = field(default_factory=list)
-    format: str = ""
-    demos: dict[str, tuple[str, str]] = field(default_factory=dict)  # lesson text -> its demonstration
 
 
 IMPORTERS: dict[str, Callable[[str], Imported]] = {}
@@ -129,229 +114,6 @@ def detect(text: str, filename: str = "") -> str:
     raise ImportFormatError("JSON, but neither an OpenAI, Anthropic nor LM Studio file.")
 
 
-# -- bounded parsing ---------------------------------------------------------------
-
-
-def _load_json(text: str) -> dict:
-    data = parse_json(text)
-    if not isinstance(data, dict):
-        raise ImportFormatError("Expected a JSON object at the top level.")
-    return data
-
-
-# libyaml when it is installed: a 5 MB file loads in a fraction of the pure-Python time.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_OPENS = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
-_CLOSES = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
-
-
-def _check_yaml_events(text: str) -> None:
-    """Refuse aliases (a safe loader still expands them, so a few lines can stand for billions
-    of nodes: "billion laughs") and nesting deeper than MAX_DEPTH, from the parser's events,
-    one at a time, before anything is built."""
-    depth = 0
-    for event in yaml.parse(text, Loader=_YAML_LOADER):
-        if isinstance(event, yaml.AliasEvent):
-            raise ImportFormatError(f"Line {event.start_mark.line + 1}: YAML aliases "
-                                    f"(*{event.anchor}) are not imported; write the value out "
-                                    "where it is used.")
-        if isinstance(event, _OPENS):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise ImportFormatError(f"Line {event.start_mark.line + 1}: the YAML is nested "
-                                        f"more than {MAX_DEPTH} levels deep; no prompt file is.")
-        elif isinstance(event, _CLOSES):
-            depth -= 1
-
-
-def _load_yaml(text: str):
-    try:
-        _check_yaml_events(text)
-        return yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
-    except yaml.YAMLError as e:
-        mark, context = getattr(e, "problem_mark", None), getattr(e, "context_mark", None)
-        where = f"line {mark.line + 1}" if mark else "somewhere"
-        started = (f" ({e.context} that starts on line {context.line + 1})"
-                   if context and getattr(e, "context", None) and context.line != getattr(mark, "line", None)
-                   else "")
-        raise ImportFormatError(f"Not valid YAML ({where}): {getattr(e, 'problem', e)}"
-                                f"{started}.") from None
-    except (ValueError, TypeError, OverflowError, RecursionError) as e:  # e.g. 2001-13-45
-        raise ImportFormatError(f"Not valid YAML: {parser_complaint(e)}.") from None
-
-
-# -- shared pieces -----------------------------------------------------------------
-
-
-def split_examples(system: str) -> tuple[str, list[Example]]:
-    """Undo exporters.system_with_examples: examples written at the end of a system prompt."""
-    head, sep, block = system.partition(f"\n\n{EXAMPLES_HEADING}\n\n")
-    if not sep:
-        head, sep, block = system.partition(f"{EXAMPLES_HEADING}\n\n")
-        if not sep or head:
-            return system, []
-    examples = []
-    for chunk in block.split("\n\nUser: "):
-        chunk = chunk.removeprefix("User: ")
-        user, sep, assistant = chunk.partition("\nAssistant: ")
-        if not sep:
-            return system, []  # not our block after all: keep the text as it was
-        examples.append(Example(user, assistant))
-    return head, examples
-
-
-def _label(value, fallback: str) -> str:
-    """A name from a tool's field: its text on one line (and short), or the fallback."""
-    if not isinstance(value, str) or not value.strip():
-        return fallback
-    one = " ".join(value.split())
-    return one if len(one) <= 100 else one[:100] + "…"
-
-
-def _imported(name: str, system: str, examples: list[Example], params: dict,
-              notes: list[str], variables: dict | None = None) -> Imported:
-    """The document, with the pinned lessons an export marked at the end of the system text
-    taken out (they come back as lessons, not as prompt text)."""
-    system, written = split_examples(system)
-    examples = written + examples
-    system, lessons = split_lessons(system)
-    sections = [Section("system", system)] if system else []
-    doc = PromptDocument(name=name, sections=sections, examples=examples, params=params,
-                         variables=dict(variables or {}))
-    return Imported(doc, notes, lessons)
-
-
-def _take(params: dict, name: str, value, label: str, notes: list[str]) -> None:
-    """One sampling value from a tool's file into params, converted where it is merely
-    unusual (see the module's docstring) and otherwise as the schema has it; ImportFormatError
-    naming LABEL when it does not fit."""
-    if value is None:
-        return  # the tool's own default; ours applies
-    if name == "seed" and _whole(value):
-        fitted = fit_seed(int(value))
-        if fitted != value and value != -1:  # -1 is every tool's "random"
-            notes.append(f"{label} {shown(value)} is outside llama.cpp's 32-bit seeds; "
-                         + ("a new random seed is used each run." if fitted is None
-                            else f"it was imported as {fitted}."))
-        value = fitted
-        if value is None:
-            return
-    if name == "stop":
-        if isinstance(value, str):
-            value = [value]
-        if isinstance(value, list) and "" in value:
-            value = [s for s in value if s != ""]
-            notes.append(f"{label}: empty stop strings were dropped (they would stop at once).")
-    params[name] = check_param(name, value, error=ImportFormatError, label=label)
-
-
-def _whole(value) -> bool:
-    """An int, or a float with a whole finite value (JSON writers differ on 5 vs 5.0)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    return isinstance(value, int) or (math.isfinite(value) and value.is_integer())
-
-
-def _unused(keys, where: str, notes: list[str], why: str = "a prompt document has no place "
-            "for them") -> None:
-    keys = [str(k) for k in keys]
-    if keys:
-        notes.append(f"Not imported from {where} ({why}): {', '.join(keys)}.")
-
-
-_TEXT_PARTS = ("text", "input_text", "output_text")
-
-
-def _content(m: dict, where: str, notes: list[str]) -> str:
-    """A message's text: a string, or the text parts of a list of content parts / blocks
-    (OpenAI and Anthropic both write them); other parts are named in a note."""
-    content = m.get("content")
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        raise ImportFormatError(f"{where}.content must be text or a list of content parts, "
-                                f"not {shown(content)}.")
-    texts, others = [], []
-    for j, part in enumerate(content):
-        if isinstance(part, str):  # some writers leave bare strings in the list
-            texts.append(part)
-            continue
-        if not isinstance(part, dict) or not isinstance(part.get("type", "text"), str):
-            raise ImportFormatError(f"{where}.content[{j}] must be a content part "
-                                    '{"type": ..., ...}; not ' f"{shown(part)}.")
-        kind = part.get("type", "text")
-        if kind in _TEXT_PARTS:
-            if not isinstance(part.get("text"), str):
-                raise ImportFormatError(f"{where}.content[{j}] is a text part with no text.")
-            texts.append(part["text"])
-            if "cache_control" in part:
-                others.append("cache_control")
-        else:
-            others.append(kind)
-    if others:
-        notes.append(f"{where}: only the text was imported; left out: {', '.join(sorted(set(others)))}.")
-    return "\n\n".join(texts)
-
-
-def _pairs(messages: list, where: str, notes: list[str]) -> tuple[str, list[Example]]:
-    """System text and user/assistant example pairs from a chat message list; what does not
-    fit a prompt document (tool traffic, a question with no answer) is named in notes."""
-    if not isinstance(messages, list):
-        raise ImportFormatError(f"{where} must be a list of messages.")
-    system, examples, pending, tools, stripped = [], [], None, 0, False
-    for i, m in enumerate(messages):
-        at = f"{where}[{i}]"
-        if not isinstance(m, dict):
-            raise ImportFormatError(f"{at} must be an object with a 'role' and a 'content'.")
-        role = m.get("role")
-        if role in ("tool", "function", "ipython"):
-            tools += 1
-            continue
-        if role not in ("system", "developer", "user", "assistant"):
-            raise ImportFormatError(f"{at}.role must be system, user or assistant, "
-                                    f"not {shown(role)}.")
-        if m.get("content") is None and not m.get("tool_calls") and not m.get("function_call"):
-            raise ImportFormatError(f"{at} must have text 'content'.")
-        text = _content(m, at, notes)
-        if not text and isinstance(m.get("content"), list):  # only tool results or images
-            tools += 1
-            continue
-        if m.get("tool_calls") or m.get("function_call"):
-            tools += 1
-            if not text:
-                continue
-        if role in ("system", "developer"):
-            system.append(text)
-        elif role == "user":
-            text, cut = split_retrieved(text)
-            stripped = stripped or cut
-            if pending is not None:
-                notes.append(f"{where}: a user message with no answer after it "
-                             f"({_quoted(pending)}) became an example with an empty answer.")
-                examples.append(Example(pending, ""))
-            pending = text
-        else:
-            examples.append(Example(pending or "", text))
-            pending = None
-    if tools:
-        notes.append(f"{where}: {tools} tool call(s) and tool result(s) were left out; a prompt "
-                     "document holds text turns only.")
-    if stripped:
-        notes.append(f"{where}: the notebook notes the workbench adds to a question were taken out "
-                     "of it (the notebook adds them again).")
-    if pending is not None:
-        notes.append(f"{where}: the last user message ({_quoted(pending)}) has no answer, so it is "
-                     "not an example; it was left out. Ask it in the conversation.")
-    return "\n\n".join(system), examples
-
-
-def _quoted(text: str, n: int = 50) -> str:
-    one = " ".join(text.split())
-    return "“" + (one if len(one) <= n else one[:n] + "…") + "”"
-
-
 # -- the formats -------------------------------------------------------------------
 
 _OPENAI_KEYS = {"model", "messages", "temperature", "top_p", "max_tokens", "max_completion_tokens",
@@ -362,20 +124,20 @@ _TRANSPORT = {"stream", "stream_options", "n", "user", "store", "cache_prompt"} 
 @importer("openai")
 def from_openai(text: str) -> Imported:
     """An OpenAI chat request: system messages, user/assistant pairs as examples, sampling."""
-    data = _load_json(text)
+    data = parts.load_json(text)
     if "messages" not in data:
         raise ImportFormatError("messages: missing (an OpenAI chat request has a 'messages' list).")
     notes: list[str] = []
-    system, examples = _pairs(data["messages"], "messages", notes)
+    system, examples = parts.pairs(data["messages"], "messages", notes)
     params = {}
     # max_completion_tokens is the newer name; max_tokens wins when a file has both.
     for key, name in (("max_completion_tokens", "max_tokens"), ("temperature", "temperature"),
                       ("top_p", "top_p"), ("max_tokens", "max_tokens"), ("seed", "seed"),
                       ("top_k", "top_k"), ("min_p", "min_p"), ("repeat_penalty", "repeat_penalty"),
                       ("stop", "stop")):
-        _take(params, name, data.get(key), key, notes)
-    _unused([k for k in data if k not in _OPENAI_KEYS | _TRANSPORT], "the request", notes)
-    return _imported(f"Imported from OpenAI ({_label(data.get('model'), 'no model')})", system,
+        parts.take(params, name, data.get(key), key, notes)
+    parts.unused([k for k in data if k not in _OPENAI_KEYS | _TRANSPORT], "the request", notes)
+    return parts.imported(f"Imported from OpenAI ({parts.label(data.get('model'), 'no model')})", system,
                      examples, params, notes)
 
 
@@ -387,7 +149,7 @@ _ANTHROPIC_KEYS = {"model", "system", "messages", "max_tokens", "temperature", "
 def from_anthropic(text: str) -> Imported:
     """An Anthropic Messages request: system (text or text blocks), examples, sampling (which
     older requests carry and the current API no longer takes)."""
-    data = _load_json(text)
+    data = parts.load_json(text)
     notes: list[str] = []
     system = data.get("system")
     if isinstance(system, list):  # content blocks
@@ -402,14 +164,14 @@ def from_anthropic(text: str) -> Imported:
         system = "\n\n".join(b["text"] for b in system)
     if not isinstance(system, (str, type(None))):
         raise ImportFormatError("system must be text or a list of text blocks.")
-    extra, examples = _pairs(data.get("messages", []), "messages", notes)
+    extra, examples = parts.pairs(data.get("messages", []), "messages", notes)
     params = {}
     for key, name in (("temperature", "temperature"), ("top_p", "top_p"), ("top_k", "top_k"),
                       ("max_tokens", "max_tokens"), ("stop_sequences", "stop")):
-        _take(params, name, data.get(key), key, notes)
-    _unused([k for k in data if k not in _ANTHROPIC_KEYS | _TRANSPORT], "the request", notes)
+        parts.take(params, name, data.get(key), key, notes)
+    parts.unused([k for k in data if k not in _ANTHROPIC_KEYS | _TRANSPORT], "the request", notes)
     system = "\n\n".join(s for s in (system or "", extra) if s)
-    return _imported(f"Imported from Anthropic ({_label(data.get('model'), 'no model')})",
+    return parts.imported(f"Imported from Anthropic ({parts.label(data.get('model'), 'no model')})",
                      system, examples, params, notes)
 
 
@@ -428,7 +190,7 @@ LMSTUDIO_LEGACY = {"temp": "temperature", "temperature": "temperature", "top_p":
 def from_lmstudio(text: str) -> Imported:
     """An LM Studio preset: its system prompt (examples at its end) and prediction fields;
     or an LM Studio 0.2 preset (pre_prompt and inference_params)."""
-    data = _load_json(text)
+    data = parts.load_json(text)
     if "operation" not in data and ("inference_params" in data or "load_params" in data):
         return _lmstudio_legacy(data)
     operation = data.get("operation")
@@ -451,22 +213,22 @@ def from_lmstudio(text: str) -> Imported:
                     off.append(short)
                     continue  # switched off in LM Studio: the default applies
                 value = value.get("value")
-            if key == "llm.prediction.maxPredictedTokens" and _whole(value) and value < 0:
+            if key == "llm.prediction.maxPredictedTokens" and parts.whole(value) and value < 0:
                 notes.append(f"{where} ({short}) {value} means no limit; max_tokens keeps its "
                              f"default ({DEFAULTS['max_tokens']}).")
                 continue
-            _take(params, LMSTUDIO_KEYS[key], value, f"{where} ({short})", notes)
+            parts.take(params, LMSTUDIO_KEYS[key], value, f"{where} ({short})", notes)
         else:
             other.append(short)
     if off:
         notes.append(f"Switched off in the preset, so the workbench's defaults apply: {', '.join(off)}.")
-    _unused(other, "the preset's prediction settings", notes)
+    parts.unused(other, "the preset's prediction settings", notes)
     load = data.get("load")
     loads = load.get("fields") if isinstance(load, dict) else None
     if isinstance(loads, list):
-        _unused([f.get("key", "?").rsplit(".", 1)[-1] for f in loads if isinstance(f, dict)],
+        parts.unused([f.get("key", "?").rsplit(".", 1)[-1] for f in loads if isinstance(f, dict)],
                 "the preset's load settings", notes, "the model is loaded in the Model panel")
-    return _imported(_label(data.get("name"), "Imported LM Studio preset"), system, [], params, notes)
+    return parts.imported(parts.label(data.get("name"), "Imported LM Studio preset"), system, [], params, notes)
 
 
 def _lmstudio_legacy(data: dict) -> Imported:
@@ -486,19 +248,19 @@ def _lmstudio_legacy(data: dict) -> Imported:
             if value not in (None, "", [], {}):
                 other.append(key)
             continue
-        if name == "max_tokens" and _whole(value) and value < 0:
+        if name == "max_tokens" and parts.whole(value) and value < 0:
             notes.append(f"{label} {value} means no limit; max_tokens keeps its default "
                          f"({DEFAULTS['max_tokens']}).")
             continue
-        _take(params, name, value, label, notes)
-    _unused(other, "inference_params", notes, "the model's chat template takes their place")
+        parts.take(params, name, value, label, notes)
+    parts.unused(other, "inference_params", notes, "the model's chat template takes their place")
     load = data.get("load_params")
     if isinstance(load, dict):
         if "seed" in load and "seed" not in params:
-            _take(params, "seed", load["seed"], "load_params.seed", notes)
-        _unused([k for k in load if k != "seed"], "load_params", notes,
+            parts.take(params, "seed", load["seed"], "load_params.seed", notes)
+        parts.unused([k for k in load if k != "seed"], "load_params", notes,
                 "the model is loaded in the Model panel")
-    return _imported(_label(data.get("name"), "Imported LM Studio preset"), system, [], params, notes)
+    return parts.imported(parts.label(data.get("name"), "Imported LM Studio preset"), system, [], params, notes)
 
 
 _LLM_KEYS = {"system", "prompt", "options", "defaults", "model", "name"}
@@ -520,7 +282,7 @@ def _from_llm_template(text: str, used: set) -> str:
 @importer("llm")
 def from_llm(text: str) -> Imported:
     """An llm CLI template (YAML): system (examples at its end), defaults as variables, options."""
-    data = _load_yaml(text)
+    data = parts.load_yaml(text)
     if not isinstance(data, dict) or not ({"system", "prompt"} & set(data)):
         raise ImportFormatError("An llm template needs a 'system' or 'prompt' key.")
     system, prompt = data.get("system"), data.get("prompt")
@@ -534,7 +296,7 @@ def from_llm(text: str) -> Imported:
     params, notes, used = {}, [], set()
     system = _from_llm_template(system or "", used)
     if prompt and prompt.strip() != "$input":
-        notes.append(f"prompt ({_quoted(prompt)}) was not imported: a prompt document has no "
+        notes.append(f"prompt ({parts.quoted(prompt)}) was not imported: a prompt document has no "
                      "template for the user's message; the question is asked as typed.")
     variables = {}
     for name, value in defaults.items():
@@ -543,7 +305,7 @@ def from_llm(text: str) -> Imported:
     if variables:
         notes.append(f"defaults became variables: {', '.join(variables)}.")
     unused = [str(k) for k in defaults if str(k) not in used]
-    _unused(unused, "defaults", notes, "the system prompt does not use them")
+    parts.unused(unused, "defaults", notes, "the system prompt does not use them")
     if "input" in used:
         notes.append("$input in the system prompt became {{input}}, which has no value here.")
     options = data.get("options") or {}
@@ -551,13 +313,13 @@ def from_llm(text: str) -> Imported:
         raise ImportFormatError("options must be a mapping of option names to values.")
     for key in ("temperature", "top_p", "max_tokens", "seed", "top_k", "min_p", "repeat_penalty",
                 "stop"):
-        _take(params, key, options.get(key), f"options.{key}", notes)
-    _unused([k for k in options if k not in PARAM_NAMES], "options", notes)
-    _unused([k for k in data if k not in _LLM_KEYS], "the template", notes)
+        parts.take(params, key, options.get(key), f"options.{key}", notes)
+    parts.unused([k for k in options if k not in PARAM_NAMES], "options", notes)
+    parts.unused([k for k in data if k not in _LLM_KEYS], "the template", notes)
     if data.get("model"):
-        notes.append(f"The template's model ({_label(data['model'], '')}) was not imported; the "
+        notes.append(f"The template's model ({parts.label(data['model'], '')}) was not imported; the "
                      "model is chosen in the Model panel.")
-    return _imported(f"Imported from an llm template ({_label(data.get('model'), 'no model')})",
+    return parts.imported(f"Imported from an llm template ({parts.label(data.get('model'), 'no model')})",
                      system, [], params, notes, variables)
 
 
@@ -598,7 +360,7 @@ def from_ollama(text: str) -> Imported:
                 notes.append(f"{label} {number} means no limit in Ollama; max_tokens keeps its "
                              f"default ({DEFAULTS['max_tokens']}).")
                 continue
-            _take(params, _OLLAMA_PARAMS[word], number, label, notes)
+            parts.take(params, _OLLAMA_PARAMS[word], number, label, notes)
         elif command == "PARAMETER":
             why = _OLLAMA_ELSEWHERE.get(word)
             if why:
@@ -615,14 +377,14 @@ def from_ollama(text: str) -> Imported:
     if not model:
         raise ImportFormatError("A Modelfile needs a FROM line.")
     if stops:
-        _take(params, "stop", stops, "PARAMETER stop", notes)
-    _unused(unknown, "the PARAMETER lines", notes, "no equivalent in the workbench's sampling")
-    _unused(sorted(set(passed)), "the Modelfile", notes, "they configure Ollama itself")
-    extra, examples = _pairs(turns, "MESSAGE lines", notes)
+        parts.take(params, "stop", stops, "PARAMETER stop", notes)
+    parts.unused(unknown, "the PARAMETER lines", notes, "no equivalent in the workbench's sampling")
+    parts.unused(sorted(set(passed)), "the Modelfile", notes, "they configure Ollama itself")
+    extra, examples = parts.pairs(turns, "MESSAGE lines", notes)
     if extra:
         notes.append("MESSAGE system lines were added to the system prompt.")
-    name = _label(model.replace("\\", "/").rsplit("/", 1)[-1], "a model")
-    return _imported(f"Imported from Ollama ({name})",
+    name = parts.label(model.replace("\\", "/").rsplit("/", 1)[-1], "a model")
+    return parts.imported(f"Imported from Ollama ({name})",
                      "\n\n".join(s for s in (system, extra) if s), examples, params, notes)
 
 
@@ -709,4 +471,4 @@ def _markdown_values(doc: PromptDocument, n: int, head: str, body: str, notes: l
         return
     for k, v in value.items():
         if k in PARAM_NAMES:  # others are other versions' settings: nothing to apply them to
-            _take(doc.params, k, v, f"Line {n}: Parameters.{k}", notes)
+            parts.take(doc.params, k, v, f"Line {n}: Parameters.{k}", notes)
