@@ -20,7 +20,7 @@ from workbench.chat.conversations import Message
 from workbench.chat.markdown import ZWSP, clear_cache, render_markdown
 from workbench.chat.session import ShownMessage
 from workbench.runtime.params import RunStats
-from workbench.ui import outputs_view
+from workbench.ui import block_flow
 from workbench.ui.conversation_view import ConversationView
 from workbench.ui.outputs_view import OutputsView
 
@@ -218,6 +218,6 @@ def test_the_document_blocks_are_parsed_in_reads_no_files(qtbot, outputs, tmp_pa
     card.append(f"Look: ![a]({picture.as_uri()})")
     card.finish(STATS)
     assert "secret.png" in card.body.toHtml()  # it went through the scratch document...
-    scratch = outputs_view._SCRATCH[0]
+    scratch = block_flow._SCRATCH[0]
     got = scratch.resource(QTextDocument.ImageResource, url)
     assert got is None or got.isNull()  # ...which read nothing

@@ -13,7 +13,7 @@ from PySide6.QtGui import QColor, QTextBlockFormat, QTextCharFormat, QTextCursor
 
 from workbench.chat.markdown import iter_blocks, references
 from workbench.chat.session import ShownMessage
-from workbench.ui.outputs_view import SLICE_S, BlockFlow, squash_block
+from workbench.ui.block_flow import SLICE_S, BlockFlow, squash_block
 from workbench.ui.palette import c
 from workbench.ui.safe_browser import APP_SCHEME, SafeBrowser
 

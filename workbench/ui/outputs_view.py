@@ -1,32 +1,15 @@
-"""The outputs pane: candidate answers side by side, streamed, each with stats and actions.
-
-Also the way both panes put Markdown on screen without stalling the window: a text's blocks are
-placed into the document a time slice at a time (BlockFlow), each as Markdown when the slice has
-time for it, else as plain text converted in place by a later slice.
-"""
+"""The outputs pane: candidate answers in a grid, streamed, each with stats and actions."""
 
 import html
 import time
-from collections import deque
-from collections.abc import Callable
 
-from PySide6.QtCore import QPoint, QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import (
-    QFont,
-    QGuiApplication,
-    QPainter,
-    QTextBlockFormat,
-    QTextCharFormat,
-    QTextCursor,
-    QTextDocument,
-    QTextDocumentFragment,
-)
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QTextCursor
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QLayout,
     QLineEdit,
     QPushButton,
     QScrollArea,
@@ -34,228 +17,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.chat.markdown import (
-    BLOCK_DEADLINE_S,
-    Block,
-    block_html,
-    iter_blocks,
-    plain_html,
-    references,
-    split_blocks,
-)
+from workbench.chat.markdown import Block, block_html, iter_blocks, plain_html, references, split_blocks
 from workbench.runtime.params import RunStats
+from workbench.ui.block_flow import SLICE_S, BlockFlow, insert_html, squash_block
+from workbench.ui.layout import ElidedLabel, FlowRow
 from workbench.ui.palette import c
-from workbench.ui.safe_browser import SafeBrowser, nothing
+from workbench.ui.safe_browser import SafeBrowser
 
 RENDER_INTERVAL_MS = 120  # Markdown is re-rendered on this timer while streaming, not per token
-# GUI-thread time a slice may start new work in; a block begun just before the end may add up to
-# BLOCK_DEADLINE_S, so a slice stays under ~30 ms and the event loop runs between slices.
-SLICE_S = 0.008
-LINE_CHARS = 16
-
-
-class _Scratch(QTextDocument):
-    """Where a block's HTML is parsed before it is copied in: like SafeBrowser, it loads nothing
-    (a bare QTextDocument would read local files named by <img src>)."""
-
-    def loadResource(self, kind, url):
-        return nothing(kind)
-
-
-_SCRATCH: list[_Scratch] = []
-
-
-def insert_html(cursor: QTextCursor, html_text: str) -> None:
-    """Insert HTML at the end of the block at cursor, as blocks of its own with their formats.
-
-    (QTextCursor.insertHtml merges the first new block into the one at the cursor, losing its
-    margins, list and code background; a leading empty block in the copied fragment avoids that.)
-    """
-    if not _SCRATCH:
-        _SCRATCH.append(_Scratch())
-    source = _SCRATCH[0]
-    source.setHtml(html_text)
-    frames = source.rootFrame().childFrames()
-    starts_with_table = bool(frames) and frames[0].firstPosition() <= 1 and not source.firstBlock().text()
-    if not starts_with_table:  # a table already comes after an empty block of its own
-        QTextCursor(source).insertBlock()
-    cursor.insertFragment(QTextDocumentFragment(source))
-
-
-def squash_block(cursor: QTextCursor) -> None:
-    """Make the (empty) block at cursor take no height: the anchor blocks a document must have
-    before frames and insertions."""
-    fmt = QTextBlockFormat()
-    fmt.setLineHeight(0, QTextBlockFormat.LineHeightTypes.FixedHeight.value)
-    fmt.setTopMargin(0)
-    fmt.setBottomMargin(0)
-    cursor.setBlockFormat(fmt)
-    char = QTextCharFormat()
-    char.setFont(QFont(cursor.charFormat().font().family(), 1))
-    cursor.setBlockCharFormat(char)
-
-
-class BlockFlow:
-    """One text's blocks, placed at the end of a region of a document a time slice at a time.
-
-    Placed as Markdown when the slice has time, else as plain text (so the text is all there)
-    that upgrade() later converts in place. Blocks are taken lazily from what add() was given,
-    so even cutting a huge text into blocks happens a slice at a time.
-    """
-
-    def __init__(self, doc: QTextDocument, end: Callable[[], QTextCursor], refs: str = ""):
-        self.doc, self.end, self.refs = doc, end, refs
-        self._sources: deque = deque()  # iterators of blocks still to place, in order
-        self._next: Block | None = None  # the next block to place, taken from them
-        # Placed as plain for lack of time: (block, start, end). The start cursor moves past
-        # text inserted at it (an upgrade of the block before); the end one stays put, so a
-        # block appended after it is not taken in.
-        self.plain: deque[tuple[Block, QTextCursor, QTextCursor]] = deque()
-        self.placed_chars = 0  # a line counts as LINE_CHARS more: Qt's cost is mostly per line
-
-    def add(self, blocks) -> None:
-        """Queue blocks (any iterable, taken as they are placed) after those already queued."""
-        self._sources.append(iter(blocks))
-
-    def pending(self) -> bool:
-        """Whether blocks are still to be placed."""
-        while self._next is None and self._sources:
-            self._next = next(self._sources[0], None)
-            if self._next is None:
-                self._sources.popleft()
-        return self._next is not None
-
-    def busy(self) -> bool:
-        """Whether anything is left to place or to convert."""
-        return bool(self.plain) or self.pending()
-
-    def place(self, deadline: float, min_chars: int = 0) -> None:
-        """Place pending blocks until the deadline (and at least min_chars of text in all, so a
-        short text is all there at once)."""
-        while (time.perf_counter() < deadline or self.placed_chars < min_chars) and self.pending():
-            block, self._next = self._next, None
-            left = deadline - time.perf_counter()
-            html_text, ok = block_html(block, self.refs, BLOCK_DEADLINE_S if left > 0 else 0)
-            cursor = self.end()
-            start = cursor.position()
-            insert_html(cursor, html_text)
-            if ok is None:
-                first = QTextCursor(self.doc)
-                first.setPosition(start)
-                last = QTextCursor(cursor)
-                last.setKeepPositionOnInsert(True)
-                self.plain.append((block, first, last))
-            self.placed_chars += len(block.raw) + LINE_CHARS * block.raw.count("\n")
-
-    def upgrade(self, deadline: float) -> None:
-        """Convert blocks placed as plain text to Markdown, in place, until the deadline."""
-        while self.plain and time.perf_counter() < deadline:
-            block, first, last = self.plain[0]
-            html_text, ok = block_html(block, self.refs)
-            if ok is None:
-                return  # ran out of time once: the next slice tries again, and then it is final
-            self.plain.popleft()
-            if ok:
-                cursor = QTextCursor(self.doc)
-                cursor.setPosition(first.position())
-                cursor.setPosition(last.position(), QTextCursor.KeepAnchor)
-                cursor.removeSelectedText()
-                insert_html(cursor, html_text)
-
-
-class FlowLayout(QLayout):
-    """Widgets left to right, wrapping onto more rows when the width runs out (Qt's flow layout
-    example): a card's buttons stay visible however narrow the card."""
-
-    def __init__(self, parent=None, spacing: int = 4):
-        super().__init__(parent)
-        self._items = []
-        self.setSpacing(spacing)
-        self.setContentsMargins(0, 0, 0, 0)
-
-    def addItem(self, item) -> None:
-        self._items.append(item)
-
-    def count(self) -> int:
-        return len(self._items)
-
-    def itemAt(self, i):
-        return self._items[i] if 0 <= i < len(self._items) else None
-
-    def takeAt(self, i):
-        return self._items.pop(i) if 0 <= i < len(self._items) else None
-
-    def expandingDirections(self):
-        return Qt.Orientation(0)
-
-    def hasHeightForWidth(self) -> bool:
-        return True
-
-    def heightForWidth(self, width: int) -> int:
-        return self._place(QRect(0, 0, width, 0), move=False)
-
-    def setGeometry(self, rect) -> None:
-        super().setGeometry(rect)
-        self._place(rect, move=True)
-
-    def sizeHint(self) -> QSize:
-        return self.minimumSize()
-
-    def minimumSize(self) -> QSize:
-        size = QSize()
-        for item in self._items:
-            size = size.expandedTo(item.minimumSize())
-        return size
-
-    def _place(self, rect, move: bool) -> int:
-        x, y, row_height, gap = rect.x(), rect.y(), 0, self.spacing()
-        for item in self._items:
-            if item.widget() is not None and item.widget().isHidden():
-                continue
-            hint = item.sizeHint()
-            if x + hint.width() > rect.right() + 1 and row_height > 0:
-                x, y, row_height = rect.x(), y + row_height + gap, 0
-            if move:
-                item.setGeometry(QRect(QPoint(x, y), hint))
-            x += hint.width() + gap
-            row_height = max(row_height, hint.height())
-        return y + row_height - rect.y()
-
-
-class FlowRow(QWidget):
-    """A row of widgets that wraps (see FlowLayout)."""
-
-    def __init__(self, widgets, parent=None):
-        super().__init__(parent)
-        flow = FlowLayout(self)
-        for w in widgets:
-            flow.addWidget(w)
-        sp = self.sizePolicy()
-        sp.setHeightForWidth(True)
-        self.setSizePolicy(sp)
-
-
-class ElidedLabel(QLabel):
-    """One line that ends in … when it does not fit (the whole text in its tooltip); text()
-    is the whole text."""
-
-    def setText(self, text: str) -> None:
-        super().setText(text)
-        self.setToolTip(QTextDocumentFragment.fromHtml(text).toPlainText() if "<" in text else text)
-
-    def minimumSizeHint(self) -> QSize:
-        return QSize(20, super().minimumSizeHint().height())
-
-    def paintEvent(self, event) -> None:
-        if "<" in self.text():  # rich text (an error in colour) wraps as usual
-            super().paintEvent(event)
-            return
-        painter = QPainter(self)
-        painter.setPen(self.palette().color(self.foregroundRole()))
-        shown = self.fontMetrics().elidedText(self.text(), Qt.ElideRight, self.width())
-        painter.drawText(self.rect(), int(Qt.AlignLeft | Qt.AlignVCenter), shown)
-
-
 class _Grid(QGridLayout):
     """A grid that fills its scroll area's height: the cards' wrapping button rows must not make
     the scroll area size it by height-for-width (from the cards' preferred heights), which
