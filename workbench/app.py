@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication
 from workbench.db import data_home
 from workbench.errors import WorkbenchError
 from workbench.logs import report_unexpected
-from workbench.runtime.engine import Engine, gpu_offload_supported
+from workbench.runtime.engine import Engine
 from workbench.runtime.engines import EngineSlot, never_wait_on
 from workbench.ui import palette
 from workbench.ui.main_window import MainWindow
@@ -80,7 +80,7 @@ def build(load_model: bool = True) -> tuple[MainWindow, object]:
     never_wait_on(threading.current_thread())
     worker, thread = start_worker(engine)
     try:
-        window = MainWindow(Workspace.open(), engine, worker, settings, gpu_offload_supported())
+        window = MainWindow(Workspace.open(), engine, worker, settings)
     except BaseException:
         thread.quit()  # a running QThread destroyed with its owner aborts the process
         thread.wait(5000)

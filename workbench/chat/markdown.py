@@ -5,17 +5,16 @@ thousands of lines in one paragraph, deep nesting), and one slow call would free
 text is cut into blocks of bounded size (linear, regex-driven), each block is defused of the
 constructs known to be slow, and each is converted under a deadline; a block not done in time is
 shown as plain text instead. Results are cached per block, so re-rendering a growing or unchanged
-message only converts what is new.
+message only converts what is new. Cutting into blocks, text as typed and the code behind copy
+links are in chat.markdown_blocks (imported with this module's names), which needs neither library:
+the window imports this module only once it is on screen.
 """
 
-import hashlib
 import html
 import io
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
-from dataclasses import dataclass
 
 import markdown
 from markdown.treeprocessors import Treeprocessor
@@ -23,25 +22,33 @@ from pygments.formatters.html import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
+from workbench.chat.markdown_blocks import (  # noqa: F401 - callers find these here too
+    _REF,
+    BLOCK_DEADLINE_S,
+    CACHE_ENTRIES,
+    CODE_STYLE,
+    WORD_PIECE,
+    ZWSP,
+    Block,
+    breakable,
+    code_blocks,
+    code_for,
+    full_code,
+    iter_blocks,
+    keep_copy,
+    plain_html,
+    references,
+    split_blocks,
+)
+
 BUDGET_S = 0.07  # render_markdown(): Markdown until then, plain text for the rest
-BLOCK_DEADLINE_S = 0.015  # one block not converted in this time is shown as plain text
-MAX_BLOCK_CHARS = 1200  # prose blocks bigger than this are cut at a line (or space)
-MAX_BLOCK_LINES = 100
-MIN_BLOCK_CHARS = 200  # smaller blocks are joined with the next
-MAX_CODE_CHARS = 1200  # pygments takes 5-15 us a character here: pieces are drawn as one block
-MAX_CODE_LINES = 60
-MAX_TABLE_COLUMNS = 64  # wider "tables" are shown as typed
 MAX_INDENT = 24  # leading columns kept: deeper nesting adds nothing readable
 MAX_QUOTE_DEPTH = 8
 MAX_NESTING = 3  # brackets and parentheses nested deeper are escaped (they show as typed)
 DEFUSE_MIN = 8  # fewer suspicious brackets than this cost little: the block is left exactly as typed
 DEFUSE_MAX = 64  # more: each escape costs Python-Markdown a match, so the block is shown as typed
-LONG_WORD = 48  # Qt lays out a long unbreakable run in quadratic time: such runs get
-WORD_PIECE = 32  # a zero-width space every WORD_PIECE characters
-CACHE_ENTRIES = 4096
 
 _EXTENSIONS = ["fenced_code", "codehilite", "tables", "sane_lists", "nl2br"]
-ZWSP = "\u200b"
 
 
 class _Formatter(HtmlFormatter):
@@ -73,7 +80,6 @@ class _Finish(Treeprocessor):
     attributes: links keep working), and drops link targets other than web and mail ones (a
     javascript: or the window's own wb: link in model output must not act when clicked)."""
 
-    RUN = re.compile(r"[^\s\x02\x03%s]{%d,}" % (ZWSP, LONG_WORD))  # \x02..\x03 wrap placeholders
     SAFE_LINK = re.compile(r"(?:https?|mailto):|[^:]*(?:[/?#]|$)", re.IGNORECASE)  # or no scheme at all
 
     def run(self, root):
@@ -85,16 +91,11 @@ class _Finish(Treeprocessor):
             if elem.tag == "a" and not self.SAFE_LINK.match(elem.get("href", "")):
                 del elem.attrib["href"]
             if elem.text:
-                elem.text = self.RUN.sub(_pieces, elem.text)
+                elem.text = breakable(elem.text)
             for child in elem:
                 if child.tail:
-                    child.tail = self.RUN.sub(_pieces, child.tail)
+                    child.tail = breakable(child.tail)
                 stack.append(child)
-
-
-def _pieces(m: re.Match) -> str:
-    word = m.group(0)
-    return ZWSP.join(word[i:i + WORD_PIECE] for i in range(0, len(word), WORD_PIECE))
 
 
 def _converter() -> markdown.Markdown:
@@ -128,162 +129,6 @@ def _guarded(method):
 _MD = _converter()
 _CACHE: OrderedDict = OrderedDict()
 _STRUCK: OrderedDict = OrderedDict()  # blocks that ran out of time once
-
-
-# -- cutting text into blocks ------------------------------------------------------------------
-
-@dataclass(slots=True)
-class Block:
-    """One independently rendered piece of a text.
-
-    raw: the text it covers (the raws of split_blocks(text) joined are text itself);
-    source: the Markdown rendered for it (raw, with a code fence or table header repeated when it
-    continues a cut one, and an unclosed fence closed); end: offset just past raw in the text
-    split; carry: what the block after it continues ('' when it starts afresh), for splitting
-    the rest of a growing text with split_blocks(rest, carry); markdown: False when it is shown
-    as typed whatever happens (a "table" too wide to lay out); code: for a piece of fenced code,
-    the code; cut: it continues a block cut before it.
-    """
-
-    raw: str
-    source: str
-    end: int
-    carry: str = ""
-    markdown: bool = True
-    code: str | None = None
-    cut: bool = False
-
-
-# An opener counts once its line is complete (so a growing last line cannot make one vanish).
-_FENCE = re.compile(r"^(`{3,}|~{3,})[ ]*(?:\{[^\n]*\}|\.?[\w#.+-]*)[ ]*(?=\n)", re.MULTILINE)
-_BOUNDARY = re.compile(r"\n(?:[ \t]*\n)+(?=[^ \t\n])")  # blank lines, then a line at column 0
-_TABLE_RULE = re.compile(r"[ |:-]*-[ |:-]*")
-_NEWLINES = re.compile(r"\n*")
-_CLOSERS: dict[str, re.Pattern] = {}
-
-
-_LINES = {n: re.compile(r"(?:[^\n]*\n){%d}" % n) for n in (MAX_BLOCK_LINES, MAX_CODE_LINES)}
-
-
-def iter_blocks(text: str, carry: str = "") -> Iterator[Block]:
-    """Cut text into blocks rendered one by one, lazily, in time linear in len(text).
-
-    Blocks end at blank lines followed by an unindented line and around fenced code; big ones
-    are cut again, tiny ones joined. Prefix-stable: as text grows, every block but the last
-    stays the same. carry: the carry of the block before text, when text is the rest of one.
-    """
-    pos, n = 0, len(text)
-    fence = _FENCE.match(carry + "\n") if carry else None
-    table = carry if carry and not fence else ""
-    if fence:
-        pos = yield from _code(text, 0, 0, fence.group(0), fence.group(1), continued=True)
-    fences = _FENCE.finditer(text, pos)
-    nxt = next(fences, None)
-    while pos < n:
-        while nxt is not None and nxt.start() < pos:
-            nxt = next(fences, None)
-        stop = nxt.start() if nxt is not None else n
-        if stop > pos:
-            yield from _prose(text, pos, stop, table)
-            table = ""
-        if nxt is None:
-            return
-        pos = yield from _code(text, stop, nxt.end() + 1, nxt.group(0), nxt.group(1), continued=False)
-
-
-def split_blocks(text: str, carry: str = "") -> list[Block]:
-    """All of iter_blocks(text, carry): the raws of the blocks joined are text itself."""
-    return list(iter_blocks(text, carry))
-
-
-def _code(text: str, start: int, body: int, fence: str, marker: str, continued: bool):
-    """Blocks of fenced code from start (its opener line, unless continued) to the closing
-    fence; returns the offset after it."""
-    closer = _CLOSERS.get(marker)
-    if closer is None:
-        closer = _CLOSERS[marker] = re.compile(r"^%s[ ]*$" % re.escape(marker), re.MULTILINE)
-    n = len(text)
-    body = min(body, n)
-    m = closer.search(text, body)
-    stop = m.start() if m else n  # an unclosed fence runs to the end: shown as code while it streams
-    end = min(m.end() + 1, n) if m else n
-    s = body
-    while True:
-        cut = _cut(text, s, stop, MAX_CODE_CHARS, MAX_CODE_LINES)
-        last = cut >= stop
-        piece_end = end if last else cut
-        code = text[s:cut]
-        if code and code[-1] != "\n":
-            code += "\n"
-        yield Block(raw=text[start:piece_end], source=f"{fence}\n{code}{marker}\n", end=piece_end,
-                    carry="" if (last and m) else fence, code=code, cut=continued)
-        if last:
-            return end
-        start = s = cut
-        continued = True
-
-
-def _prose(text: str, s: int, e: int, table: str):
-    """Blocks of the text between fences."""
-    start = s
-    for m in _BOUNDARY.finditer(text, s, e):
-        # Tiny blocks are joined (each costs a conversion's overhead), but a table starts its
-        # own, so that its header can be repeated if it is cut.
-        if m.end() - start >= MIN_BLOCK_CHARS or text[m.end()] == "|":
-            yield from _paragraphs(text, start, m.end(), table)
-            start, table = m.end(), ""
-    yield from _paragraphs(text, start, e, table)
-
-
-def _paragraphs(text: str, bs: int, be: int, table: str):
-    header = table
-    if not header:
-        hs = _NEWLINES.match(text, bs, be).end()  # a block may start with the blank lines before it
-        first = text.find("\n", hs, be)
-        second = text.find("\n", first + 1, be) if first >= 0 else -1
-        rule = text[first + 1:second if second >= 0 else be] if first >= 0 else ""
-        if rule and _TABLE_RULE.fullmatch(rule.strip()) and "|" in text[hs:first] + rule:
-            header = text[hs:first + 1 + len(rule)]
-    # Qt takes seconds to lay out a table thousands of columns wide.
-    wide = bool(header) and header.rsplit("\n", 1)[-1].strip().strip("|").count("|") + 1 > MAX_TABLE_COLUMNS
-    yield from _capped(text, bs, be, header, table != "", wide)
-
-
-def _capped(text: str, s: int, e: int, header: str, continued: bool, wide: bool):
-    """[s, e) as blocks within the size limits; a table's header is repeated on each piece."""
-    while True:
-        cut = _cut(text, s, e, MAX_BLOCK_CHARS, MAX_BLOCK_LINES)
-        raw = text[s:cut]
-        source = f"{header}\n{raw}" if (header and continued) else raw
-        yield Block(raw=raw, source=source, end=cut, carry=header if cut < e else "",
-                    markdown=not wide, cut=continued)
-        if cut >= e:
-            return
-        s, continued = cut, True
-
-
-def _cut(text: str, s: int, e: int, max_chars: int, max_lines: int) -> int:
-    """Where the piece starting at s ends: e if [s, e) is within the limits, else a line start
-    (an unindented one if possible: code and lists split best there), a space, or the limit."""
-    limit = min(e, s + max_chars)
-    if e == limit and text.count("\n", s, e) < max_lines:  # the usual case, quickly
-        return e
-    m = _LINES[max_lines].match(text, s, limit)
-    if m:
-        limit = min(limit, m.end())
-    if e <= limit:
-        return e
-    floor = s + (limit - s) // 2
-    j = text.rfind("\n", floor, limit)
-    while j >= floor:
-        if text[j + 1] not in " \t\n":
-            return j + 1
-        j = text.rfind("\n", floor, j)
-    j = text.rfind("\n", s, limit)
-    if j >= s:
-        return j + 1
-    j = text.rfind(" ", s, limit)
-    return j + 1 if j >= s else limit
 
 
 # -- defusing and converting one block ---------------------------------------------------------
@@ -353,14 +198,7 @@ def _suspicious(source: str) -> list[int]:
     return sorted(escape)
 
 
-_REF = re.compile(r"^[ ]{0,3}\[([^\[\]\n]+)\]:[ \t]*<?([^\s>]+)>?"
-                  r"(?:[ \t]+(?:\"([^\"\n]*)\"|'([^'\n]*)'|\(([^()\n]*)\)))?[ \t]*$", re.MULTILINE)
 _REF_TABLES: dict[str, dict] = {}
-
-
-def references(text: str) -> str:
-    """The reference-link definitions in text (`[id]: url`), which every block may use."""
-    return "\n".join(m.group(0) for m in _REF.finditer(text))
 
 
 def _reference_table(refs: str) -> dict:
@@ -433,38 +271,9 @@ def _with_copy(code_html: str, block: Block) -> str:
 
 def copy_link(code: str) -> str:
     """A small "Copy code" link for a code block; SafeBrowser copies what code_for(key) gives."""
-    key = hashlib.sha1(code.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-    _COPIES[key] = code
-    _COPIES.move_to_end(key)
-    if len(_COPIES) > CACHE_ENTRIES:
-        _COPIES.popitem(last=False)
+    key = keep_copy(code)
     return (f'<p style="margin:0;text-align:right"><a href="wb:copy-code/{key}" '
             f'style="color:{_STYLE["link"]};text-decoration:none;font-size:small">Copy code</a></p>')
-
-
-def code_for(key: str) -> str | None:
-    """The code a copy link stands for (None once forgotten)."""
-    return _COPIES.get(key)
-
-
-_FENCE_BLOCK = re.compile(r"^ {0,3}(`{3,}|~{3,})[^\n]*\n(.*?)(?:^ {0,3}\1[`~]*[ \t]*$|\Z)",
-                          re.MULTILINE | re.DOTALL)
-
-
-def code_blocks(text: str) -> list[str]:
-    """The fenced code blocks of a text, whole (a long block is shown in pieces; copying one
-    copies the block it belongs to)."""
-    return [m.group(2) for m in _FENCE_BLOCK.finditer(text)]
-
-
-def full_code(piece: str, texts) -> str:
-    """The whole code block among texts that the first piece `piece` starts, else piece."""
-    head = piece.strip("\n")
-    for text in texts:
-        for code in code_blocks(text):
-            if code.strip("\n").startswith(head):
-                return code
-    return piece
 
 
 def set_code_style(style: str, link: str) -> None:
@@ -473,6 +282,7 @@ def set_code_style(style: str, link: str) -> None:
     if (_STYLE["code"], _STYLE["link"]) == (style, link):
         return
     _STYLE.update(code=style, link=link)
+    CODE_STYLE.update(_STYLE)
     _CODE_FORMATTER = _Formatter(noclasses=True, style=style, cssclass="codehilite", wrapcode=True)
     _CONFIG["codehilite"]["pygments_style"] = style
     global _MD
@@ -491,7 +301,6 @@ def _markdown_html(block: Block, refs: str) -> tuple[str, bool]:
 
 
 _STYLE = {"code": "friendly", "link": "#5F6B7A"}
-_COPIES: OrderedDict[str, str] = OrderedDict()  # copy-link key -> the code piece it copies
 _CODE_FORMATTER = _Formatter(noclasses=True, style="friendly", cssclass="codehilite", wrapcode=True)
 _LEXER_CACHE: dict[str, object] = {}
 
@@ -558,15 +367,6 @@ def clear_cache() -> None:
     _STRUCK.clear()
 
 
-def plain_html(text: str) -> str:
-    """HTML showing text as typed, wrapped, in the message's font (a fallback for Markdown)."""
-    text = text.strip("\n")
-    if not text:
-        return ""
-    text = _Finish.RUN.sub(_pieces, text)
-    return f'<p style="white-space:pre-wrap">{html.escape(text)}</p>'
-
-
 def render_markdown(text: str, budget_s: float = BUDGET_S) -> str:
     """HTML for a message. Safe for untrusted text: any tag in it comes out escaped.
 
@@ -591,6 +391,7 @@ def render_plain(text: str) -> str:
     return f"<pre>{html.escape(text)}</pre>"
 
 
+set_code_style(CODE_STYLE["code"], CODE_STYLE["link"])  # the colours chosen before loading
 # The first conversion imports what Python-Markdown and pygments load lazily; done here, it is
 # not charged to (and does not time out) the first real message.
 render_markdown("**a** [b](c) `d`\n\n- e\n\n| f | g |\n|---|---|\n| 1 | 2 |\n\n```python\nh = 1\n```\n", 1.0)

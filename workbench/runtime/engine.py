@@ -1,6 +1,6 @@
 """The llama.cpp engine: load a GGUF, stream chat or raw completions, count tokens, cancel.
 
-This is the only module that imports llama_cpp. A `Llama` object is not
+This is the only module that imports llama_cpp (at the first load, not at import). A `Llama` object is not
 thread-safe: one thread at a time may call into an Engine, except `cancel()`,
 which is meant to be called from any thread, and `cached_tokens()`, which only reads.
 
@@ -9,6 +9,8 @@ the binding's own prefix matching then finds all but the last token already eval
 way, the longest snapshot of the prompt's beginning (runtime.prompt_cache: in memory, then on
 disk) replaces what it covers, and the prompt's stable prefix is snapshotted where it ends.
 """
+
+from __future__ import annotations
 
 import contextlib
 import ctypes
@@ -21,11 +23,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import llama_cpp
-from llama_cpp import _internals as llama_internals
-from llama_cpp import llama_chat_format
-from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from workbench.errors import (
     ContextOverflowError,
@@ -45,12 +42,38 @@ from workbench.runtime.prompt_cache import (
     context_id,
     ram_budget_bytes,
 )
-from workbench.runtime.templates import (
-    ChatTemplateError,
-    TemplateLimitError,
-    compile_chat_template,
-    limited_environment,
-)
+
+# The binding and the template sandbox, imported by _binding() when a model is first loaded (on
+# the engine thread): with numpy and Jinja they cost ~0.3 s that opening the window should not pay.
+llama_cpp = llama_internals = llama_chat_format = templates = None
+_IMPORT_LOCK = threading.Lock()
+
+
+def _binding():
+    """The llama_cpp module, imported on first use; LimitedChatFormatter is made with it."""
+    global llama_cpp, llama_internals, llama_chat_format, templates, LimitedChatFormatter
+    with _IMPORT_LOCK:
+        if llama_cpp is None:
+            import llama_cpp as binding
+            from llama_cpp import _internals
+            from llama_cpp import llama_chat_format as chat_format
+
+            from workbench.runtime import templates as sandbox
+            templates = sandbox
+            LimitedChatFormatter = type("LimitedChatFormatter",
+                                        (_LimitedFormatting, chat_format.Jinja2ChatFormatter),
+                                        {"__doc__": _LimitedFormatting.__doc__,
+                                         "__module__": __name__})
+            llama_internals, llama_chat_format, llama_cpp = _internals, chat_format, binding
+    return llama_cpp
+
+
+def __getattr__(name: str):
+    if name == "LimitedChatFormatter":  # before any model was loaded
+        _binding()
+        return LimitedChatFormatter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # Conversations rendered once at load, so a template that hangs or explodes on ordinary
 # messages is found then, not on the first keystroke.
@@ -72,7 +95,7 @@ def default_threads() -> int:
 
 def gpu_offload_supported() -> bool:
     """Whether this llama.cpp build can put layers on a GPU (CUDA, Metal, Vulkan...)."""
-    return bool(llama_cpp.llama_supports_gpu_offload())
+    return bool(_binding().llama_supports_gpu_offload())
 
 
 def free_vram_bytes() -> int | None:
@@ -88,8 +111,9 @@ def free_vram_bytes() -> int | None:
         return None
 
 
-class LimitedChatFormatter(Jinja2ChatFormatter):
-    """The binding's chat formatter with its template compiled in the limited sandbox.
+class _LimitedFormatting:
+    """The binding's chat formatter with its template compiled in the limited sandbox
+    (LimitedChatFormatter: this before the binding's Jinja2ChatFormatter).
 
     Everything but the compile is the binding's own (its __init__ sets the tokens and stop
     ids, its __call__ renders), so normal templates give exactly the binding's text. A
@@ -103,17 +127,17 @@ class LimitedChatFormatter(Jinja2ChatFormatter):
         self.template, self.problem = template, None
         self.model: str | None = None  # named in the errors when set
         # The binding's syntax options and extensions; its tojson is templates.tojson.
-        env = limited_environment(like=self._environment.environment)
+        env = templates.limited_environment(like=self._environment.environment)
         try:
-            self._environment = compile_chat_template(template, env)
-        except ChatTemplateError as e:
+            self._environment = templates.compile_chat_template(template, env)
+        except templates.ChatTemplateError as e:
             self.problem = e
 
     def __call__(self, **kwargs):
         if self.problem is None:
             try:
                 return super().__call__(**kwargs)
-            except TemplateLimitError as e:
+            except templates.TemplateLimitError as e:
                 self.problem = e
         raise self.problem if self.model is None else self.problem.for_model(self.model)
 
@@ -171,7 +195,7 @@ STABLE_HINTS = 8  # stable prefixes remembered from warm-ups
 class PromptCancelled(Exception):
     """Stop was pressed while the prompt was being processed; `prefill` says how far it got."""
 
-    def __init__(self, prefill: "Prefill"):
+    def __init__(self, prefill: Prefill):
         super().__init__("cancelled")
         self.prefill = prefill
 
@@ -216,7 +240,7 @@ class Engine:
         # llama.cpp polls this between graph nodes, so a long prompt can be
         # interrupted mid-batch; measured cost on decode speed is within noise.
         # Kept on self: ctypes must not free it while llama.cpp holds it.
-        self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: self._cancel.is_set())
+        self._abort_cb = None  # made at the first load, with the binding
 
     # -- loading -----------------------------------------------------------
 
@@ -225,6 +249,9 @@ class Engine:
         """Load a GGUF file; raise a WorkbenchError subclass on any failure. on_progress(fraction)
         is told how far loading got, from llama.cpp's own callback."""
         options = options or LoadOptions()
+        _binding()
+        if self._abort_cb is None:
+            self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: self._cancel.is_set())
         # Validates the file: missing, not GGUF, truncated, no tensors (llama.cpp would fail on
         # the first missing tensor, which reads like a memory error).
         info = read_model_info(path)
@@ -298,7 +325,7 @@ class Engine:
         for messages in PROBE_CONVERSATIONS:
             try:
                 formatter(messages=messages)
-            except ChatTemplateError:
+            except templates.ChatTemplateError:
                 break  # kept as formatter.problem
             except Exception:  # noqa: BLE001, S112 - a template may refuse these messages
                 continue
@@ -358,7 +385,7 @@ class Engine:
                                  "use a completion or URIAL prompt instead.")
         try:
             return self._formatter(messages=messages).prompt
-        except ChatTemplateError:  # it broke a limit: the message names the model
+        except templates.ChatTemplateError:  # it broke a limit: the message names the model
             raise
         except Exception as e:  # jinja2 errors, raise_exception() in the template
             raise WorkbenchError(f"The model's chat template rejected these messages: {e}") from e

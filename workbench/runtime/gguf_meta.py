@@ -17,8 +17,6 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType, LlamaFileType
-
 from workbench.errors import ModelFileError
 
 MAGIC = b"GGUF"
@@ -263,9 +261,17 @@ class _Reader:
         self.pos = pos
 
 
+def _constants():
+    """gguf.constants, imported when first needed: the gguf package loads numpy and yaml too
+    (~0.1 s the window's start-up should not pay)."""
+    from gguf import constants
+    return constants
+
+
 def _tensor_bytes(r: _Reader, dims: list[int], ggml_type: int) -> int:
+    gguf = _constants()
     try:
-        block, type_size = GGML_QUANT_SIZES[GGMLQuantizationType(ggml_type)]
+        block, type_size = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType(ggml_type)]
     except (ValueError, KeyError):
         raise ModelFileError(f"{r.name} uses tensor type {ggml_type}, which this version "
                              "does not know (the file is damaged or newer than this "
@@ -278,7 +284,7 @@ def _tensor_bytes(r: _Reader, dims: list[int], ggml_type: int) -> int:
         if n > _INT64_MAX:
             raise r.damaged(f"a tensor of shape {dims}, too large to exist")
     if dims and dims[0] % block:
-        raise r.damaged(f"a {GGMLQuantizationType(ggml_type).name} tensor whose first "
+        raise r.damaged(f"a {gguf.GGMLQuantizationType(ggml_type).name} tensor whose first "
                         f"dimension {dims[0]:,} is not a multiple of its block size {block}")
     return n // block * type_size
 
@@ -395,6 +401,6 @@ def file_type_name(file_type: int | None) -> str:
     if not isinstance(file_type, int) or isinstance(file_type, bool):
         return "unknown"
     try:
-        return LlamaFileType(file_type).name.removeprefix("MOSTLY_")
+        return _constants().LlamaFileType(file_type).name.removeprefix("MOSTLY_")
     except ValueError:
         return f"type {file_type}"

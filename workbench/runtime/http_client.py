@@ -3,19 +3,25 @@
 The standard library's http.client, one connection per request (requests from the window's
 thread and the engine's thread may overlap). A stream's socket is kept so that abort() can shut
 it from another thread: a blocked read then returns at once.
+http.client and ssl are imported at the first request: with the email package they cost ~0.1 s
+that opening the window (which has no server to talk to yet) should not pay.
 """
 
-import http.client
+from __future__ import annotations
+
 import json
 import os
 import socket
-import ssl
 import threading
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from workbench.errors import WorkbenchError
 from workbench.runtime import sse
+
+if TYPE_CHECKING:
+    import http.client
 
 CONNECT_TIMEOUT_S = 5.0
 REQUEST_TIMEOUT_S = 15.0  # metadata: models, props, tokenize
@@ -75,6 +81,8 @@ class Http:
     # -- requests --------------------------------------------------------------------------
 
     def _connect(self, timeout: float) -> http.client.HTTPConnection:
+        import http.client
+        import ssl
         if self._https:
             return http.client.HTTPSConnection(self._host, self._port, timeout=timeout,
                                                context=ssl.create_default_context())
@@ -101,6 +109,7 @@ class Http:
             conn.close()
             raise self.failure(e, path) from e
         if response.status >= 400:
+            import http.client
             try:
                 text = response.read(64 << 10).decode("utf-8", errors="replace")
             except (OSError, http.client.HTTPException):
@@ -177,6 +186,8 @@ class Http:
         """The message for an exception raised while talking to the server."""
         if isinstance(e, (WorkbenchError, KeyboardInterrupt, SystemExit)):
             return e
+        import http.client
+        import ssl
         where = self.base
         if isinstance(e, ConnectionRefusedError):
             return RemoteError(f"Nothing answers at {where} (connection refused). Is the server "

@@ -1,6 +1,7 @@
 """How both panes put Markdown on screen without stalling the window: a text's blocks are placed
 into the document a time slice at a time (BlockFlow), each as Markdown when the slice has time for
-it, else as plain text converted in place by a later slice."""
+it, else as plain text converted in place by a later slice. Before the converter
+(chat.markdown) is loaded, blocks are placed as typed and wait for it."""
 
 import time
 from collections import deque
@@ -15,7 +16,7 @@ from PySide6.QtGui import (
     QTextDocumentFragment,
 )
 
-from workbench.chat.markdown import BLOCK_DEADLINE_S, Block, block_html
+from workbench.chat.markdown_blocks import BLOCK_DEADLINE_S, Block, loaded, plain_html
 from workbench.ui.safe_browser import nothing
 
 # GUI-thread time a slice may start new work in; a block begun just before the end may add up to
@@ -96,16 +97,21 @@ class BlockFlow:
         return self._next is not None
 
     def busy(self) -> bool:
-        """Whether anything is left to place or to convert."""
-        return bool(self.plain) or self.pending()
+        """Whether anything is left to place or to convert (blocks waiting for the converter to
+        be loaded do not count)."""
+        return (bool(self.plain) and loaded() is not None) or self.pending()
 
     def place(self, deadline: float, min_chars: int = 0) -> None:
         """Place pending blocks until the deadline (and at least min_chars of text in all, so a
         short text is all there at once)."""
+        converter = loaded()
         while (time.perf_counter() < deadline or self.placed_chars < min_chars) and self.pending():
             block, self._next = self._next, None
             left = deadline - time.perf_counter()
-            html_text, ok = block_html(block, self.refs, BLOCK_DEADLINE_S if left > 0 else 0)
+            if converter is None:
+                html_text, ok = plain_html(block.raw), None
+            else:
+                html_text, ok = converter.block_html(block, self.refs, BLOCK_DEADLINE_S if left > 0 else 0)
             cursor = self.end()
             start = cursor.position()
             insert_html(cursor, html_text)
@@ -119,9 +125,10 @@ class BlockFlow:
 
     def upgrade(self, deadline: float) -> None:
         """Convert blocks placed as plain text to Markdown, in place, until the deadline."""
-        while self.plain and time.perf_counter() < deadline:
+        converter = loaded()
+        while self.plain and converter is not None and time.perf_counter() < deadline:
             block, first, last = self.plain[0]
-            html_text, ok = block_html(block, self.refs)
+            html_text, ok = converter.block_html(block, self.refs)
             if ok is None:
                 return  # ran out of time once: the next slice tries again, and then it is final
             self.plain.popleft()

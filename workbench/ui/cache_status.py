@@ -69,12 +69,13 @@ class CacheStatus(QLabel):
 
     def _wire_late(self) -> None:
         w = self.w
-        eval_view, library = (getattr(getattr(w, dock, None), "widget", lambda: None)()
-                              for dock in ("eval_dock", "library_dock"))
+        library = getattr(getattr(w, "library_dock", None), "widget", lambda: None)()
         # Direct connections: they run as the work is queued, so the warm-up ends before the
         # worker reaches it (a Send, a regeneration, a reflection, an evaluation).
         starts = ((getattr(w, "generation", None), "requestGenerate"),
-                  (getattr(w, "learning", None), "requestJson"), (eval_view, "requestJob"))
+                  (getattr(w, "learning", None), "requestJson"))
+        if hasattr(getattr(w, "eval_dock", None), "when_built"):  # the view is made when opened
+            w.eval_dock.when_built(lambda view: view.requestJob.connect(self.stop_warming))
         # What else changes the prefix: an accepted answer, the pinned lessons, the mode,
         # another document.
         changes = ((getattr(w, "outputs", None), "accepted"), (getattr(w, "notebook", None), "changed"),

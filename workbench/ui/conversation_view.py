@@ -11,7 +11,7 @@ import time
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QColor, QTextBlockFormat, QTextCharFormat, QTextCursor, QTextFrame, QTextFrameFormat
 
-from workbench.chat.markdown import iter_blocks, references
+from workbench.chat.markdown_blocks import iter_blocks, references
 from workbench.chat.session import ShownMessage
 from workbench.ui.block_flow import SLICE_S, BlockFlow, squash_block
 from workbench.ui.palette import c
@@ -108,6 +108,10 @@ class ConversationView(SafeBrowser):
         self._continue(FIRST_SLICE_S, FIRST_CHARS)
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
+
+    def resume(self) -> None:
+        """Go on converting: the converter was loaded after the messages were placed as typed."""
+        self._continue()
 
     def _continue(self, slice_s: float = SLICE_S, min_chars: int = 0) -> None:
         """One slice of placing and converting message bodies, the last message first."""

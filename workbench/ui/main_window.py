@@ -13,7 +13,6 @@ from workbench.notebook.proposals import ProposalStore
 from workbench.runtime.engine import Engine
 from workbench.ui import palette
 from workbench.ui.cache_status import CacheStatus
-from workbench.ui.eval_view import add_eval_view
 from workbench.ui.generation import GenerationController
 from workbench.ui.learning import LearningController
 from workbench.ui.library import add_library
@@ -24,6 +23,7 @@ from workbench.ui.panes import (
     DOCK_FEATURES,
     CandidatesPane,
     ConversationPane,
+    LazyDock,
     add_docks,
     add_menu,
     dock_action,
@@ -40,7 +40,6 @@ RETRY_SAVE_MS = 3000
 MIN_SIZE = (1024, 640)  # fits a 1280x720 screen with room for the desktop's own bars
 LAYOUT_VERSION = 2  # window state saved by an older layout is not restored
 THEMES = ("system", "light", "dark")
-SCAN_DELAY_MS = 30  # the window paints first; then the models folder is read and a model loads
 
 
 class MainWindow(QMainWindow):
@@ -51,13 +50,13 @@ class MainWindow(QMainWindow):
 
     """
 
-    def __init__(self, workspace, engine: Engine, worker: EngineWorker, settings: QSettings,
-                 gpu_supported: bool):
+    def __init__(self, workspace, engine: Engine, worker: EngineWorker, settings: QSettings):
         super().__init__()
         self.ws, self.engine, self.worker, self.settings = workspace, engine, worker, settings
         self.setWindowTitle("Prompt Workbench")
         self._loading_document = False
         self._laid_out = False
+        self._painted = False
         self.load_model_at_start = False  # app.build sets it: load the last model once listed
         self.setAcceptDrops(True)  # drop a prompt file to import it
         cid = str(settings.value("conversation", ""))
@@ -66,7 +65,7 @@ class MainWindow(QMainWindow):
         self.proposals = ProposalStore(workspace.db, workspace.notebook)
         self.library = Library(workspace)
         self.sharing = SharingController(self)
-        self._build(gpu_supported)
+        self._build()
         self._wire()
         self._show_document()
         self.show_conversation()
@@ -76,7 +75,23 @@ class MainWindow(QMainWindow):
         if workspace.db.notice:  # e.g. opened read-only: say so before any edit is lost
             self.show_error(workspace.db.notice)
         self.input.setFocus()  # typing goes to the message box from the start
-        QTimer.singleShot(SCAN_DELAY_MS, self.scan_models)
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            # What the window needs not to appear waits until it has: the models folder is read
+            # (and a model loads), then Markdown's libraries load, each in a pass of its own.
+            QTimer.singleShot(0, self, self._after_first_paint)  # not once the window is gone
+
+    def _after_first_paint(self) -> None:
+        self.scan_models()
+        QTimer.singleShot(0, self, self._load_markdown)
+
+    def _load_markdown(self) -> None:
+        """Python-Markdown and pygments (~0.2 s): the messages placed as typed are converted."""
+        import workbench.chat.markdown  # noqa: F401 - loading it is the point
+        self.conversation.resume()
 
     def scan_models(self) -> None:
         """List the models folder (and load the model used last, when asked to at start)."""
@@ -88,7 +103,7 @@ class MainWindow(QMainWindow):
 
     # -- building ------------------------------------------------------------------
 
-    def _build(self, gpu_supported: bool) -> None:
+    def _build(self) -> None:
         self.banner = ErrorBanner()
         self.prompt = PromptPanel()
         self.chat = ConversationPane()
@@ -122,18 +137,19 @@ class MainWindow(QMainWindow):
         self.prompt.under_editor.addWidget(self.cache_status)
 
         self.notebook = NotebookPanel(self.ws.notebook, self.proposals)
-        self.model_panel = ModelPanel(gpu_supported)
+        self.model_panel = ModelPanel()
         docks = add_docks(self, [("Notebook", self.notebook, False), ("Model", self.model_panel, True),
                                  ("Sampling", self.sampling, True)])
         self.notebook_dock, self.model_dock, self.sampling_dock = docks
-        self.eval_dock = add_eval_view(self)
+        # Evaluating is a task of its own: its view is made when first opened (View > Evaluate)
+        # and never takes the editor's room unasked.
+        self.eval_dock = LazyDock("Evaluate", self, self._make_eval_view)
+        self.eval_dock.setObjectName("evalViewDock")
         self.run_log_dock = add_run_log(self)
         for dock in (self.eval_dock, self.run_log_dock):
             dock.setFeatures(DOCK_FEATURES)
             self.addDockWidget(Qt.BottomDockWidgetArea, dock)
             self.tabifyDockWidget(self.sampling_dock, dock)
-        # Evaluating is a task of its own: its view opens when asked for (View > Evaluate),
-        # so its size never takes the editor's room.
         self.eval_dock.hide()
         self.library_dock = add_library(self)
         self.library_dock.setFeatures(DOCK_FEATURES)
@@ -157,6 +173,12 @@ class MainWindow(QMainWindow):
                                   self.restore_candidates)))
         self._build_view_menu()
         self.setMinimumSize(*MIN_SIZE)
+
+    def _make_eval_view(self):
+        from workbench.ui.eval_view import EvalView  # with the evaluations package: when opened
+        view = EvalView(self)
+        self.eval_dock.visibilityChanged.connect(lambda visible: visible and not view.busy and view.refresh())
+        return view
 
     def _build_view_menu(self) -> None:
         menu = self.menuBar().addMenu("&View")
@@ -425,8 +447,16 @@ class MainWindow(QMainWindow):
 
     # -- the next turn ------------------------------------------------------------------
 
+    def engine_taken(self) -> bool:
+        """An evaluation or learning run has the model: say so rather than wait behind it."""
+        taken = self.eval_dock.built and self.eval_dock.widget().busy  # unopened: not running
+        if taken:
+            self.notify("The model is busy with a run in the Evaluate view: wait for it to finish, "
+                        "or press Stop there.", "warning")
+        return taken
+
     def send(self) -> None:
-        if self.generating:
+        if self.generating or self.engine_taken():
             return
         editing = self.session.edit_mode is not None
         pending = self.session.send(self.input.toPlainText())
@@ -440,7 +470,7 @@ class MainWindow(QMainWindow):
 
     def regenerate(self) -> None:
         """New candidates for the last answer (accepting one makes a new branch)."""
-        pending = None if self.generating else self.session.regenerate()
+        pending = None if self.generating or self.engine_taken() else self.session.regenerate()
         if pending:
             self.generation.run(pending)
         self.input.setFocus()

@@ -51,7 +51,7 @@ class ModelPanel(QWidget):
 
     loadRequested = Signal(str, object)
 
-    def __init__(self, gpu_supported: bool, parent=None):
+    def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("modelPanel")
         self.models = QComboBox()
@@ -97,7 +97,6 @@ class ModelPanel(QWidget):
         self.state = QLabel()
         self.state.setObjectName("modelState")
         self.state.setWordWrap(True)
-        self.gpu_supported = gpu_supported
 
         row = QHBoxLayout()
         row.addWidget(self.models, 1)

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.chat.markdown import Block, block_html, iter_blocks, plain_html, references, split_blocks
+from workbench.chat.markdown_blocks import Block, iter_blocks, loaded, plain_html, references, split_blocks
 from workbench.runtime.params import RunStats
 from workbench.ui.block_flow import SLICE_S, BlockFlow, insert_html, squash_block
 from workbench.ui.layout import ElidedLabel, FlowRow
@@ -236,8 +236,9 @@ class OutputCard(QFrame):
             return
         ok = None
         self._tail_later = not self._tail_slow and time.perf_counter() >= deadline
-        if not (self._tail_slow or self._tail_later):
-            html_text, ok = block_html(self._open, "", remember=False)
+        converter = loaded()
+        if not (self._tail_slow or self._tail_later) and converter is not None:
+            html_text, ok = converter.block_html(self._open, "", remember=False)
             self._tail_slow = ok is None
         if not ok:
             html_text = plain_html(self._open.raw)
@@ -343,6 +344,7 @@ class OutputsView(QWidget):
 
     def start(self, labels: list[str]) -> None:
         """New cards for a run; the ones on screen are kept aside for restore_previous()."""
+        import workbench.chat.markdown  # noqa: F401 - the converter, if the window has not loaded it yet
         self._forget(self.previous)
         self.previous = []
         for card in self.cards:

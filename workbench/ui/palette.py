@@ -8,6 +8,8 @@ what it painted or rendered itself.
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 
+from workbench.chat.markdown_blocks import use_code_style
+
 LIGHT = {
     "window": "#F4F6F8", "base": "#FFFFFF", "surface": "#FBFCFD", "sunken": "#F7F8FA",
     "text": "#1F2933", "text_soft": "#3E4C59", "muted": "#5F6B7A", "faint": "#8A94A3",
@@ -105,7 +107,6 @@ def wants_dark(theme: str) -> bool:
 def apply(dark: bool, force: bool = False) -> None:
     """Use the dark or light palette everywhere: Qt's palette, the style sheet, code blocks.
     Applying the scheme already in use does nothing (restyling every widget takes time)."""
-    from workbench.chat import markdown
     from workbench.ui.style import style_sheet
     app = QGuiApplication.instance()
     if not force and _current["applied"] == (bool(dark), id(app)):
@@ -113,7 +114,7 @@ def apply(dark: bool, force: bool = False) -> None:
     _current["dark"] = bool(dark)
     _current["applied"] = (bool(dark), id(app))
     p = current()
-    markdown.set_code_style(p["code_style"], p["muted"])
+    use_code_style(p["code_style"], p["muted"])
     if app is not None:
         app.setPalette(qt_palette(p))
         if hasattr(app, "setStyleSheet"):

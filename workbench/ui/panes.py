@@ -1,6 +1,6 @@
 """The window's parts: the conversation pane, the candidates pane, docks and menus."""
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -160,6 +160,57 @@ DOCK_FEATURES = (QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable
                  | QDockWidget.DockWidgetClosable)
 
 
+class LazyDock(QDockWidget):
+    """A dock whose content is made the first time it is on screen or asked for (widget()): a view
+    opened now and then (Evaluate, the run log) costs the window's start nothing.
+
+    Args:
+        title, window: as QDockWidget's; make: () -> the content widget.
+    """
+
+    def __init__(self, title: str, window: QMainWindow, make):
+        super().__init__(title, window)
+        self._make, self._then = make, []
+        self.setWidget(_Placeholder(self))
+
+    @property
+    def built(self) -> bool:
+        return self._make is None
+
+    def widget(self) -> QWidget:
+        if self._make is not None:
+            make, self._make = self._make, None
+            placeholder = super().widget()
+            content = make()
+            self.setWidget(content)
+            if self.isVisible():
+                content.show()
+            placeholder.deleteLater()
+            for then in self._then:
+                then(content)
+        return super().widget()
+
+    def when_built(self, then) -> None:
+        """then(content) once the content is made (now, if it is)."""
+        if self._make is None:
+            then(super().widget())
+        else:
+            self._then.append(then)
+
+
+class _Placeholder(QWidget):
+    """What a LazyDock holds until its content is made: painted (its dock is on screen, not behind
+    another tab), it has the content made, just after."""
+
+    def __init__(self, dock: LazyDock):
+        super().__init__()
+        self.dock = dock
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        QTimer.singleShot(0, self.dock, self.dock.widget)
+
+
 def scrolled(widget: QWidget) -> QScrollArea:
     """widget in a frameless scroll area: a tall form must not make its dock tall."""
     area = QScrollArea()
@@ -211,10 +262,20 @@ def dock_action(window: QMainWindow, menu, dock: QDockWidget, key: str) -> QActi
     action.setShortcutContext(Qt.WindowShortcut)
     action.setObjectName(f"view{dock.objectName()[:1].upper()}{dock.objectName()[1:]}")
 
+    def front() -> None:
+        # Qt does not raise a dock hidden while tabbed once it is shown again; joined to its
+        # group anew (its tab moves to the end), it is.
+        group = window.tabifiedDockWidgets(dock)
+        if group and not dock.isFloating():
+            window.tabifyDockWidget(group[0], dock)
+        dock.raise_()
+
     def shown(on: bool) -> None:
         if on:
+            dock.widget()  # asked for: a LazyDock makes its content now
             dock.raise_()
-    action.toggled.connect(shown)
+            QTimer.singleShot(0, dock, front)  # once it is back in its tab group
+    action.triggered.connect(shown)  # asked for by the user (toggled also fires as the window opens)
     menu.addAction(action)
     window.addAction(action)
     return action

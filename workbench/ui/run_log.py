@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from workbench.chat.library import one_line, when
 from workbench.errors import WorkbenchError
+from workbench.ui.panes import LazyDock
 
 ID = Qt.UserRole
 COLUMNS = ("#", "When", "Prompt", "Model", "Settings", "Speed", "Rating", "Output")
@@ -334,11 +335,10 @@ class RunLogPanel(QWidget):
 
 
 def add_run_log(window) -> QDockWidget:
-    """Create the dock (objectName runLogDock, its widget runLog), add it to window (bottom dock
-    area), return it."""
-    dock = QDockWidget("Run log", window)
+    """Create the dock (objectName runLogDock; its widget runLog, made when first shown or asked
+    for: it sits behind another tab at start), add it to window (bottom dock area), return it."""
+    dock = LazyDock("Run log", window, lambda: RunLogPanel(window, dock))
     dock.setObjectName("runLogDock")
-    dock.setWidget(RunLogPanel(window, dock))
     dock.setFeatures(QDockWidget.DockWidgetClosable | QDockWidget.DockWidgetMovable
                      | QDockWidget.DockWidgetFloatable)
     window.addDockWidget(Qt.BottomDockWidgetArea, dock)

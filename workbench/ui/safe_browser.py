@@ -4,7 +4,7 @@ from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage, QTextDocument
 from PySide6.QtWidgets import QTextBrowser
 
-from workbench.chat.markdown import code_for, full_code
+from workbench.chat.markdown_blocks import code_for, full_code
 
 APP_SCHEME = "wb"  # links the window itself handles: wb:action/ARG
 

@@ -1,14 +1,19 @@
-"""Export and import in the window: the export dialog, the import file dialog, dropped files."""
+"""Export and import in the window: the export dialog, the import file dialog, dropped files.
+
+The exporters and the import machinery load when first used, not with the window."""
+
+from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog
 
 from workbench.errors import WorkbenchError
-from workbench.share.builder import build_export_input
-from workbench.share.intake import import_file_into
-from workbench.ui.export_dialog import ExportDialog
+
+if TYPE_CHECKING:
+    from workbench.ui.export_dialog import ExportDialog
 
 
 class SharingController(QObject):
@@ -22,12 +27,14 @@ class SharingController(QObject):
         self.dialog: ExportDialog | None = None
 
     def export_input(self):
+        from workbench.share.builder import build_export_input
         s = self.session
         return build_export_input(s.ws, s.document, s.counting_engine, s.conversation_id,
                                   mode=s.mode_choice)
 
     def show_export(self) -> ExportDialog:
         if self.dialog is None:
+            from workbench.ui.export_dialog import ExportDialog
             self.dialog = ExportDialog(self.export_input, self.w)
         self.dialog.refresh()
         self.dialog.show()
@@ -49,6 +56,7 @@ class SharingController(QObject):
     def import_file(self, path: str) -> None:
         """A prompt file from another tool becomes a new document, opened in the window; what
         the import converted or left out is shown as a notice."""
+        from workbench.share.intake import import_file_into
         s = self.session
         try:
             result = import_file_into(s.ws, path)

@@ -179,13 +179,17 @@ class VersionDiff(QWidget):
         return view
 
     def fill_choices(self) -> None:
+        """The draft and the versions to choose from; the sides chosen stay (the library refreshes
+        while the dialog is open, e.g. after each answer)."""
         for combo in (self.left_choice, self.right_choice):
+            chosen = combo.currentData()
             combo.blockSignals(True)
             combo.clear()
             combo.addItem("Current draft", DRAFT)
             for v in self.library.versions(self.doc_id):
                 note = f" · {one_line(v.note, 40)}" if v.note else ""
                 combo.addItem(f"Version {v.number}{note} · {when(v.created)}", v.number)
+            combo.setCurrentIndex(max(0, combo.findData(chosen)))
             combo.blockSignals(False)
 
     def set_sides(self, left, right) -> None:
