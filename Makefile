@@ -23,6 +23,7 @@ bench: setup
 	$(PY) bench/markdown_render.py
 	$(PY) bench/cache.py
 	$(PY) bench/eval.py
+	$(PY) bench/learn.py
 
 setup: $(VENV)/.installed models
 

@@ -10,11 +10,23 @@ read-only with a notice instead of failing on its first write.
 import contextlib
 import os
 import sqlite3
+import sys
 import time
 from pathlib import Path
 
 import platformdirs
-import sqlite_utils
+
+# sqlite-utils imports numpy when it is installed, only to map numpy values to column types; the
+# workbench stores none, and numpy costs ~0.1 s of every start (llama_cpp imports it later, for
+# itself). Hidden for that one import: `import numpy` then raises ImportError, which it expects.
+_numpy_hidden = "numpy" not in sys.modules
+if _numpy_hidden:
+    sys.modules["numpy"] = None
+try:
+    import sqlite_utils
+finally:
+    if _numpy_hidden and sys.modules.get("numpy", 0) is None:
+        del sys.modules["numpy"]
 
 from workbench.errors import WorkbenchError
 
@@ -69,7 +81,8 @@ class WorkbenchDatabase(sqlite_utils.Database):
         self.path, self.busy_wait = path, busy_wait
         self.read_only_reason = read_only_reason
         self._what: str | None = None
-        super().__init__(conn)
+        # No sqlite-utils plugins are used; scanning every package's entry points cost ~0.05 s.
+        super().__init__(conn, execute_plugins=False)
 
     @property
     def read_only(self) -> bool:
@@ -443,6 +456,14 @@ def m008_create_eval_runs(db):
     db["eval_cells"].create_index(["run_id", "column_index", "case_index"])
 
 
+@migrations()
+def m009_add_proposal_evidence(db):
+    # Who wrote a proposal's rule ("user", "model", "tasks") and, for lessons learned from a
+    # task set, what validated it (JSON: train before/after, gained, lost, tokens, placement).
+    db["proposals"].add_column("author", str)
+    db["proposals"].add_column("evidence", str)
+
+
 # -- m010..m012 are reserved for the prompt library (trash, undo); insert them here --
 
 
@@ -455,6 +476,16 @@ def m010_create_trash(db):
     for table in ("documents", "conversations", "messages"):
         db[table].add_column("trash_id", int)
     db["messages"].create_index(["trash_id"])
+
+
+@migrations()
+def m011_index_lesson_demonstrations(db):
+    # Retrieval finds a lesson by the words of its demonstration's question too: a rule names
+    # its situation in general words ("When you give a weight"), questions ask in others
+    # ("How heavy is a lion?") much like the demonstration does. The index is rebuilt with the
+    # new column, and its triggers with it.
+    db["lessons"].enable_fts(["text", "tags", "demo_query"], create_triggers=True,
+                             tokenize="porter", replace=True)
 
 
 # -- m013..m014 are reserved for exports (accepted answers, generating prompt); here --

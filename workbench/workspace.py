@@ -1,9 +1,9 @@
 """The user's workspace: the stores over one database, and composing the active prompt."""
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from workbench.chat.conversations import ConversationStore
 from workbench.chat.runs import RunLog
@@ -28,6 +28,17 @@ def model_terms(engine=None) -> tuple[Callable[[str], int], int, str]:
     return approx_tokens, 8192, ""
 
 
+def engine_mode(engine=None) -> str:
+    """The mode a loaded engine answers in by default (chat template or URIAL); "chat" with
+    no model loaded."""
+    if engine is None or not engine.loaded:
+        return "chat"
+    if getattr(engine, "chat_problem", None):  # a refused chat template: URIAL instead
+        return "urial"
+    from workbench.runtime.generation import choose_mode  # kept off the notebook commands' path
+    return choose_mode(engine.info).name
+
+
 @dataclass
 class Workspace:
     prompts: PromptStore
@@ -44,15 +55,17 @@ class Workspace:
     def db(self):
         return self.prompts.db
 
-    def compose(self, doc: PromptDocument, conversation: list[dict], engine=None) -> Composition:
+    def compose(self, doc: PromptDocument, conversation: list[dict], engine=None,
+                mode: str | None = None) -> Composition:
         """Compose doc with the pinned lessons and those relevant to the newest user message,
-        counted with engine's tokenizer when a model is loaded (see model_terms)."""
+        counted with engine's tokenizer when a model is loaded (see model_terms), placed for
+        mode (chat, urial, raw; default: the mode the loaded model answers in, see engine_mode)."""
         count_tokens, n_ctx, model_name = model_terms(engine)
         newest = next((m["content"] for m in reversed(conversation) if m["role"] == "user"), "")
         retrieved = self.notebook.relevant(newest, doc.retrieval_k) if newest else []
         return compose(doc, conversation, pinned=[l.ref() for l in self.notebook.pinned()],
                        retrieved=[l.ref() for l in retrieved], count_tokens=count_tokens,
-                       n_ctx=n_ctx, model_name=model_name)
+                       n_ctx=n_ctx, model_name=model_name, mode=mode or engine_mode(engine))
 
 
 def render_document(doc: PromptDocument, model_name: str = "") -> str:

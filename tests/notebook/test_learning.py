@@ -2,14 +2,18 @@
 
 import json
 import re
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import jsonschema
 import pytest
 
-from tests.conftest import GREEDY, run_cli, words
+from tests.conftest import GREEDY, REPO, run_cli, words
 from workbench.chat.session import ChatSession
 from workbench.errors import WorkbenchError
+from workbench.evals import runner
+from workbench.evals.conventions import group, rule_quotes
+from workbench.evals.learn import EVAL_PARAMS
+from workbench.evals.tasks import load_tasks
 from workbench.notebook.proposals import ProposalStore
 from workbench.notebook.rating import rate_run
 from workbench.notebook.reflection import (
@@ -24,6 +28,7 @@ from workbench.notebook.reflection import (
     situation_from_correction,
 )
 from workbench.resources import resource_path
+from workbench.workspace import Workspace
 
 TASKS = resource_path("tasks", "house_conventions.jsonl")
 LONGER = replace(GREEDY, max_tokens=60)
@@ -54,7 +59,8 @@ def test_a_correction_teaches_different_questions_of_the_same_kind(ws, chat_engi
     pid = store.add(Proposal(KM_RULE, "the user corrected miles to km", verdict, related, demo),
                     "correction")
     lesson = store.accept(pid)
-    assert lesson.demo_query == demo[0] and lesson.pinned and lesson.source == "model"
+    # A correction's rule is the user's (here the test's own words), and says so.
+    assert lesson.demo_query == demo[0] and lesson.pinned and lesson.source == "user"
     after = [answer(ws, chat_engine, q) for q in DISTANCES]
     gained = sum(map(in_km, after)) - sum(map(in_km, before))
     print(f"answers in km: before {sum(map(in_km, before))}/5, after {sum(map(in_km, after))}/5")
@@ -149,7 +155,7 @@ def test_tallies_move_on_rating_once_per_run(ws, chat_engine):
     rate_run(ws, run, -1, "used miles")
     rate_run(ws, run, -1, "still bad")  # the same rating again counts nothing more
     l = ws.notebook.get(lesson.id)
-    assert (l.helpful, l.harmful) == (0, 1) and l.flagged
+    assert (l.helpful, l.harmful) == (0, 1) and not l.flagged  # one bad answer is no evidence yet
     rate_run(ws, run, 1)  # changed its mind: moved, not added
     l = ws.notebook.get(lesson.id)
     assert (l.helpful, l.harmful) == (1, 0) and not l.flagged
@@ -182,25 +188,88 @@ def test_undo(ws):
 
 
 @pytest.mark.model  # `learn` runs the default chat model
-def test_learn_raises_the_held_out_pass_rate(tmp_path):
-    """Measured on SmolLM2-135M, greedy, one round, test split of 24: 1 -> 18 (Intel, 2 threads),
-    0 -> 14 (AMD EPYC), 0 -> 16 (another AMD EPYC, 1 and 2 threads alike). Greedy decoding
-    differs across CPUs and thread counts, so the test asks for a margin well inside those: a
-    gain of 6 of 24 (25 points) from a baseline the model cannot pass without the conventions."""
+def test_learn_raises_the_held_out_pass_rate_as_far_as_a_hand_written_notebook(tmp_path, chat_engine,
+                                                                              workbench_home):
+    """Measured on SmolLM2-135M, greedy, one round, test split of 24 (this machine, 1 thread,
+    shared): 0 -> 19 with 4 lessons kept, each on evidence (the list lesson broke a distance
+    question when pinned and was kept retrieved), at 148 prompt tokens; about 2 min of CPU. The
+    old unvalidated learning gave 1 -> 18 (Intel), 0 -> 14 and 0 -> 16 (AMD EPYC). Greedy
+    decoding differs across CPUs and thread counts, so the test asks for a margin well inside
+    those: a gain of 6 of 24.
+
+    The same run is compared with the notebook a careful user writes by hand
+    (bench/data/house_conventions.hand.json: one general rule and one demonstration per
+    convention): measured 15/24 at 198 tokens a question against learned 19/24 at 164; asserted
+    learned >= hand-written - HAND_MARGIN, at no more than 1.2x its tokens a question."""
     run_cli("learn", "--tasks", str(TASKS), "--auto-accept", "--report", str(tmp_path / "report"),
             timeout=900)
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["n_train"] == 24 and report["n_test"] == 24
     before, after = report["baseline_passed"], report["rounds"][0]["test_passed"]
-    print(f"held-out pass count: before {before}/24, after {after}/24")
+    print(f"held-out pass count: before {before}/24, after {after}/24; "
+          f"{report['rounds'][0]['prompt_tokens']} prompt tokens; {report['seconds']} s")
     assert before <= 6 and after - before >= 6, (before, after)
     added = report["rounds"][0]["lessons_added"]
-    assert 1 <= len(added) <= 4  # one per convention that failed on the train split
+    kept = [c for c in report["candidates"] if c["decision"] == "accepted"]
+    assert 2 <= len(added) == len(kept) <= 4
+    # One lesson per failing convention, never a second; each kept on evidence.
+    conventions = [c["convention"] for c in report["candidates"]]
+    assert len(conventions) == len(set(conventions)) <= 4
+    for c in kept:
+        assert c["train_after"] > c["train_before"] and c["lost"] == [], c
+        assert c["run_id"] and c["placement"] in ("pinned", "retrieved") and c["author"] == "tasks"
+    for c in report["candidates"]:
+        if c["decision"] == "rejected":
+            assert c["why"].startswith(("made 0 of", "broke")), c
+    # No lesson quotes a train question.
+    train = [t for t in load_tasks(TASKS) if t.split == "train"]
+    by_key = {g.key: g for g in group(train)}
+    for c in kept:
+        assert rule_quotes(c["rule"], train, by_key[c["convention"]]) == "", c["rule"]
+        assert not any(t.query in c["rule"] for t in train)
     assert (tmp_path / "report.md").read_text().startswith("# Learning report")
     listed = run_cli("lessons", "list").stdout
     assert listed.count("with demonstration") == len(added)
-    # Before and after are two evaluation runs, kept with the draft's history.
+    # Before and after are two evaluation runs, kept with the draft's history, and so are the
+    # train run and every candidate's validation run.
     assert report["rounds"][0]["run_id"] > report["baseline_run_id"] > 0
     history = json.loads(run_cli("eval", "--history", "--json").stdout)["draft"]
-    assert [(h["run_id"], h["kind"], h["passed"], h["total"]) for h in history] == [
-        (report["baseline_run_id"], "learn", before, 24), (report["rounds"][0]["run_id"], "learn", after, 24)]
+    learn_runs = [(h["run_id"], h["passed"], h["total"]) for h in history if h["kind"] == "learn"]
+    assert learn_runs[0] == (report["baseline_run_id"], before, 24)
+    assert learn_runs[-1] == (report["rounds"][0]["run_id"], after, 24)
+    validated = {h["run_id"] for h in history if h["kind"] == "validate"}
+    assert {c["run_id"] for c in report["candidates"]} <= validated
+
+    test = [t for t in load_tasks(TASKS) if t.split == "test"]
+    ws = Workspace.open(workbench_home / "workbench.db")  # the notebook the CLI learned
+    doc = ws.prompts.load_draft(ws.prompts.active_id())
+    learned_tokens = per_question_tokens(ws, doc, chat_engine, [t.query for t in test])
+    hand_passed, hand_tokens = hand_written(tmp_path, chat_engine, test)
+    print(f"hand-written {hand_passed}/24 at {hand_tokens:.0f} tokens a question; learned {after}/24 "
+          f"at {learned_tokens:.0f}")
+    assert after >= hand_passed - HAND_MARGIN, (after, hand_passed)
+    assert learned_tokens <= 1.2 * hand_tokens, (learned_tokens, hand_tokens)
+
+
+HAND = REPO / "bench" / "data" / "house_conventions.hand.json"
+HAND_MARGIN = 4  # of 24 test questions: greedy decoding moves a few answers across CPUs and threads
+
+
+def per_question_tokens(ws: Workspace, doc, engine, questions: list[str]) -> float:
+    """Mean prompt tokens a test question costs: system prompt, pinned demonstrations, the lessons
+    retrieved for it and the question itself."""
+    return sum(ws.compose(doc, [{"role": "user", "content": q}], engine).total_tokens
+               for q in questions) / len(questions)
+
+
+def hand_written(tmp_path, engine, test) -> tuple[int, float]:
+    """Test questions passed and tokens per question with the hand-written notebook, measured with
+    the learner's own evaluation settings."""
+    ws = Workspace.open(tmp_path / "hand.db")
+    ws.notebook.import_json(HAND.read_text(encoding="utf-8"))
+    assert len(ws.notebook.pinned()) == 4
+    doc = ws.prompts.load_draft(ws.prompts.active_id())
+    plan = runner.plan(ws, [runner.Variant("draft", doc)], [engine.info], test, seed=0, mode="chat",
+                       overrides=asdict(EVAL_PARAMS))
+    result = runner.execute(plan, lambda _path: engine)
+    return sum(c.passed for c in result.cells[0]), per_question_tokens(ws, doc, engine, [t.query for t in test])

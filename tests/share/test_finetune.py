@@ -61,6 +61,24 @@ def test_only_accepted_answers_under_the_prompt_they_were_generated_under(ws):
     assert "Pepé" not in json.dumps(found) and "1 conversation(s) with no accepted answer" in notes
 
 
+def test_a_retrieved_lessons_exchange_is_neither_trained_on_nor_a_few_shot_example(ws):
+    """Retrieved lessons sit between the conversation so far and the question (compose)."""
+    ws.notebook.add("When asked for a capital, begin with ANSWER:.", demo=DEMO)  # retrieved only
+    session = ChatSession(ws, FakeEngine(answers=["ANSWER: Paris.", "ANSWER: Rome."]))
+    window_turn(session, "What is the capital of France?", "ANSWER: Paris.")
+    window_turn(session, "And the capital of Italy?", "ANSWER: Rome.")
+    run = ws.runs.get(session.last_run_id)
+    assert any(DEMO[0] in m["content"] for m in run["messages"])  # it was in the prompt
+    found, _ = lines(ws)
+    messages = found[0]["messages"]
+    assert DEMO[0] not in json.dumps(messages)
+    assert [m["content"] for m in messages if m["role"] != "system"] == [
+        "What is the capital of France?", "ANSWER: Paris.", "And the capital of Italy?", "ANSWER: Rome."]
+    doc = ws.prompts.load_draft(ws.prompts.active_id())
+    built = build_export_input(ws, doc, query="What is the capital of Spain?")
+    assert built.few_shot == [] and any(DEMO[0] in m["content"] for m in built.messages)
+
+
 def test_an_edited_answer_counts_as_accepted_and_the_current_prompt_stands_in(ws):
     session = ChatSession(ws, FakeEngine(answers=["Wrong."]))
     "".join(str(p) for p in session.ask("What is 2 + 2?", GREEDY))

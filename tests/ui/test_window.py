@@ -430,15 +430,20 @@ def test_teach_an_output_into_a_lesson_that_changes_the_next_answer(qtbot, open_
 
 def test_bad_rating_moves_tallies_and_offers_reflection(qtbot, open_window):
     w = open_window()
-    w.ws.notebook.add("When greeting, mention the weather.", pinned=True)
+    w.ws.notebook.add("When the user says hello, mention the weather.", pinned=True)
     w.recompose()
     send(qtbot, w, "Hello!")
+    qtbot.mouseClick(w.outputs.cards[0].bad, Qt.LeftButton)  # counted: the question is about it
+    lesson = w.ws.notebook.pinned()[0]
+    assert lesson.harmful == 1 and not lesson.flagged  # one bad answer is no evidence yet
+    assert "⚑" not in w.notebook.list.topLevelItem(0).text(4)
+    send(qtbot, w, "Hello again!")
     card = w.outputs.cards[0]
     assert not card.reflect_button.isVisible()
     qtbot.mouseClick(card.bad, Qt.LeftButton)
     assert card.reflect_button.isVisible()
     lesson = w.ws.notebook.pinned()[0]
-    assert lesson.harmful == 1 and lesson.flagged
+    assert lesson.harmful == 2 and lesson.flagged
     assert "⚑" in w.notebook.list.topLevelItem(0).text(4)
     qtbot.mouseClick(card.reflect_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: "Reflection:" in w.notebook.message.text(), timeout=120_000)

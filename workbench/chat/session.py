@@ -22,7 +22,6 @@ from workbench.runtime.interface import exact_render, exact_tokens, exactness_no
 from workbench.runtime.models import read_model_info
 from workbench.runtime.params import RunStats, SamplingParams
 from workbench.runtime.remote import is_remote
-from workbench.share.importers import import_text, read_import_file
 from workbench.workspace import Workspace, model_terms
 
 if TYPE_CHECKING:  # only for type hints: importing it would load llama.cpp
@@ -152,6 +151,8 @@ class ChatSession:
 
     def import_file(self, path: str | Path) -> PromptDocument:
         """A prompt file from another tool becomes a new document, opened here."""
+        # Imported here: the importers (and yaml) are not needed to open the window.
+        from workbench.share.importers import import_text, read_import_file
         name = Path(path).name
         text = read_import_file(path)
         try:
@@ -186,7 +187,17 @@ class ChatSession:
         return [m.as_chat() for m in self._path()]
 
     def compose_turns(self, conversation: list[dict]) -> Composition:
-        return self.ws.compose(self.document, conversation, self.counting_engine)
+        return self.ws.compose(self.document, conversation, self.counting_engine,
+                               mode=self._compose_mode())
+
+    def _compose_mode(self) -> str | None:
+        """The mode retrieved lessons are placed for: this session's, once a model is ready."""
+        if not self.model_ready:
+            return None
+        try:
+            return self.mode.name
+        except WorkbenchError:  # plan() says why; composing must not fail over it
+            return None
 
     def compose(self, user_text: str) -> Composition:
         return self.compose_turns([*self.history(), {"role": "user", "content": user_text}])
@@ -327,11 +338,15 @@ class ChatSession:
             # A server's model is classified without a request (the window thread never waits).
             mode = (("chat" if model_kind(compare) == "chat" else "urial") if is_remote(compare)
                     else choose_mode(read_model_info(compare)).name)
+            # Composed again for the other model's mode: retrieved lessons are placed per mode.
+            theirs = self.ws.compose(self.document, pending.conversation, self.counting_engine,
+                                     mode=mode)
             candidates = [Candidate(self.engine.info.name, c),
-                          Candidate(f"{display_name(compare)} ({mode})", c, model=(compare, mode))]
+                          Candidate(f"{display_name(compare)} ({mode})", theirs, model=(compare, mode))]
         else:
             version = self.ws.prompts.version(self.document_id, compare)
-            other = self.ws.compose(version.document, pending.conversation, self.counting_engine)
+            other = self.ws.compose(version.document, pending.conversation, self.counting_engine,
+                                    mode=self._compose_mode())
             candidates = [Candidate("Current draft", c), Candidate(f"Version {compare}", other, version)]
         self.pending, self.candidates = pending, candidates
         return candidates

@@ -15,15 +15,19 @@ def register(sub) -> None:
     source.add_argument("--set", help="a stored test set (see `workbench tests list`)")
     p.add_argument("--model", help="GGUF file (default: the default chat model)")
     add_mode(p)
-    p.add_argument("--teacher", help="GGUF file or server URL (URL#model) of the model that "
-                   "reflects and phrases lessons (default: the model being taught)")
+    p.add_argument("--teacher", help="GGUF file or server URL (URL#model) of a model that phrases "
+                   "each convention's rule (default: none; rules are built from the failing "
+                   "questions and their check)")
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--auto-accept", action="store_true",
                    help="put new lessons in the notebook without review")
     p.add_argument("--holdout", type=float, help="fraction held out as the test split "
                    "(default: the tasks' own 'split' fields)")
     p.add_argument("--no-reflect", action="store_true",
-                   help="skip asking the model to phrase rules (faster; rules come from the checks)")
+                   help="never ask the teacher to phrase rules (rules come from the groups' checks)")
+    p.add_argument("--placement", choices=["auto", "pinned", "retrieved"], default="auto",
+                   help="how lessons are tried and kept: pinned in the system prompt, retrieved per "
+                   "question, or auto (pinned while they fit the lesson budget)")
     p.add_argument("--report", help="write REPORT.md and REPORT.json (default: "
                    "reports/learn-DATE-TIME in the data folder, never the current folder)")
     p.set_defaults(func=cmd_learn)
@@ -69,8 +73,16 @@ def cmd_learn(args) -> int:
     print(f"Learning with {engine.info.name} ({mode.name} mode), {args.rounds} round(s)"
           + (f", taught by {teacher.info.name}" if teacher else "") + "…", file=sys.stderr)
     learner = Learner(ws, engine, mode.name, doc, reflect_with_model=not args.no_reflect,
-                      document_id=doc_id, set_name=source, teacher=teacher, teacher_mode=teacher_mode)
-    report = learner.learn(tasks, args.rounds, args.auto_accept, args.holdout, source)
+                      document_id=doc_id, set_name=source, teacher=teacher, teacher_mode=teacher_mode,
+                      placement=args.placement)
+    stages: list[str] = []
+
+    def progress(d: dict) -> None:
+        if not stages or stages[-1] != d["stage"]:
+            stages.append(d["stage"])
+            print(f"… {d['stage']}", file=sys.stderr)
+
+    report = learner.learn(tasks, args.rounds, args.auto_accept, args.holdout, source, progress)
     base = args.report or str(_default_report())
     Path(f"{base}.md").write_text(report.to_markdown(), encoding="utf-8")
     Path(f"{base}.json").write_text(report.to_json(), encoding="utf-8")

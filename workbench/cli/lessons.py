@@ -66,7 +66,8 @@ def register(sub) -> None:
     a = ls.add_parser("accept", help="accept a proposal into the notebook")
     a.add_argument("id", type=int)
     a.add_argument("--text", help="your rewording of the rule")
-    a.add_argument("--retrieved", action="store_true", help="retrieved-only instead of pinned")
+    a.add_argument("--retrieved", action="store_true", help="retrieved-only (default: the placement "
+                   "learning measured, else pinned)")
     a.set_defaults(func=cmd_accept)
 
     a = ls.add_parser("reject", help="reject a proposal")
@@ -227,7 +228,8 @@ def cmd_proposals(args) -> int:
 
 def cmd_accept(args) -> int:
     ws = _workspace()
-    print(_line(_proposals(ws).accept(args.id, rule=args.text, pinned=not args.retrieved)))
+    # Without --retrieved the placement learning measured stands (pinned unless it said retrieved).
+    print(_line(_proposals(ws).accept(args.id, rule=args.text, pinned=False if args.retrieved else None)))
     return 0
 
 
@@ -259,7 +261,7 @@ def cmd_teach(args) -> int:
             raise WorkbenchError(f"The model proposed no usable rule ({why}). "
                                  "Write one with --rule \"When …, …\".")
     store = _proposals(ws)
-    pid = teach(store, args.query, rule, args.corrected)
+    pid = teach(store, args.query, rule, args.corrected, author="user" if args.rule else "model")
     print(f"proposal {pid}: {rule}  [{store.get(pid).verdict}] — accept with "
           f"`workbench lessons accept {pid}`")
     return 0

@@ -353,7 +353,7 @@ def _render_raw(ws, doc, conversation, args) -> int:
     from workbench.runtime.generation import choose_mode, what_the_model_sees
     engine = load_engine(args.model)
     mode = choose_mode(engine.info, args.mode)
-    c = ws.compose(doc, conversation, engine)
+    c = ws.compose(doc, conversation, engine, mode=mode.name)
     text, n_tokens = what_the_model_sees(engine, mode.name, c.messages)
     sys.stdout.write(text)
     print(f"\n[{n_tokens:,} tokens · {mode.name} mode: {mode.reason}]", file=sys.stderr)

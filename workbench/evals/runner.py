@@ -261,7 +261,7 @@ def plan(ws: Workspace, variants: list[Variant], models: list, cases: list[Task]
                         if query.strip() else []
                 convo = [{"role": "user", "content": query}] if query.strip() else []
                 c = compose(doc, convo, pinned=pinned, retrieved=retrieved_for[key],
-                            count_tokens=_approx, n_ctx=0, model_name=info.name)
+                            count_tokens=_approx, n_ctx=0, model_name=info.name, mode=chosen)
                 prompts.append(c.messages)
             # The file names the model as the user chose it; GGUF names are often long or shared.
             label = v.label if len(models) == 1 else f"{v.label} · {Path(info.path).stem}"

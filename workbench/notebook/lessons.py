@@ -8,7 +8,8 @@ import difflib
 import json
 import sqlite3
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 
 from workbench.db import WorkbenchDatabase, get_row, now
@@ -18,10 +19,19 @@ from workbench.fts import MAX_ANY_TERMS, STOPWORDS, fts_query, words
 from workbench.prompt.compose import LessonRef
 
 STATUSES = ("active", "retired")
-SOURCES = ("user", "model")
+SOURCES = ("user", "model", "tasks")  # who wrote it: the user, a model, or built from a test set
 # Retrieval ranks lessons by the words of a message found in at most this many
 # lessons (the rarest word is used when every word is commoner).
 RARE_WORD_LESSONS = 2000
+# A lesson is flagged for the user once it hurt at least this often (and more than it helped):
+# one bad rating is an anecdote, not evidence.
+FLAG_MIN_HARMFUL = 2
+# Words that say what to do rather than what about ("write it as", "give it in"): a question
+# sharing only these with a lesson is not about it (see relevant_among).
+INSTRUCTION_WORDS = frozenset({
+    "always", "answer", "ask", "asked", "asks", "begin", "end", "give", "include", "keep", "make",
+    "never", "please", "put", "question", "reply", "respond", "say", "start", "tell", "use", "user",
+    "write"})
 # Two lessons this alike are offered as a merge rather than added twice.
 DUPLICATE_THRESHOLD = 0.8
 # An import reports progress to its caller every this many lessons.
@@ -57,8 +67,8 @@ class Lesson:
 
     @property
     def flagged(self) -> bool:
-        """Hurt more often than it helped: the user should look at it."""
-        return self.harmful > self.helpful
+        """Evidence says it hurts (harmful > helpful and harmful >= FLAG_MIN_HARMFUL): look at it."""
+        return self.harmful > self.helpful and self.harmful >= FLAG_MIN_HARMFUL
 
     def to_dict(self) -> dict:
         """Every field, as export and history store it."""
@@ -82,7 +92,7 @@ class AddResult:
 
 def similarity(a: str, b: str) -> float:
     """How alike two lessons read: the better of word overlap and character match."""
-    wa, wb = set(w.lower() for w in words(a)), set(w.lower() for w in words(b))
+    wa, wb = {w.lower() for w in words(a)}, {w.lower() for w in words(b)}
     jaccard = len(wa & wb) / len(wa | wb) if wa | wb else 1.0
     ratio = difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio()
     return max(jaccard, ratio)
@@ -147,6 +157,21 @@ class Notebook:
         hits = self.search(" ".join(self._telling_words(text)), any_word=True, limit=k * 4)
         return [h.lesson for h in hits if not h.lesson.pinned][:k]
 
+    def relevant_among(self, text: str, lesson_ids) -> list[int]:
+        """Of these lessons, those a message is about: sharing a telling word (see
+        _telling_words) other than an instruction word with the rule, the tags or the
+        demonstration's question, as retrieval matches them. Lessons not in the notebook any
+        more are left out."""
+        ids = sorted({int(i) for i in lesson_ids})
+        about = [w for w in words(text) if w.lower() not in INSTRUCTION_WORDS]
+        query = fts_query(" ".join(self._telling_words(" ".join(about))), any_word=True) if ids else ""
+        if not query:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(f"select rowid from lessons_fts where lessons_fts match ? "
+                               f"and rowid in ({marks})", [query, *ids]).fetchall()
+        return sorted(r[0] for r in rows)
+
     def _stems(self, found: list[str]) -> dict[int, str]:
         """Index of each word -> its stem, as the lessons index stems it (porter)."""
         if self._stemmer is None:
@@ -205,6 +230,20 @@ class Notebook:
                  "after": json.loads(r["after"]) if r["after"] else None} for r in rows]
 
     # -- the only ways a lesson changes ----------------------------------------
+
+    @contextmanager
+    def trial(self) -> Iterator["Notebook"]:
+        """Changes made inside the block are seen by reads inside it, then all rolled back.
+
+        Learning composes prompts with a candidate lesson this way (composition is fast;
+        run the composed plan after the block): the write lock is held only meanwhile.
+        """
+        try:
+            with self.db.atomic("trial of lessons"):
+                yield self
+                raise _Discard
+        except _Discard:
+            pass
 
     def _event(self, action: str, before: Lesson | None, after: Lesson | None, source: str,
                reason: str, run_id: int | None) -> None:
@@ -291,8 +330,9 @@ class Notebook:
         return merged
 
     def tally(self, lesson_ids: list[int], helpful: int = 0, harmful: int = 0,
-              run_id: int | None = None) -> None:
-        """Count a rated run for (or against) the lessons that were in its prompt."""
+              run_id: int | None = None, reason: str = "rating", source: str = "user") -> None:
+        """Count evidence for (or against) lessons: a rated answer they were relevant to, or
+        an evaluation with vs without them (reason says which; source who produced it)."""
         with self.db.atomic("rating"):
             for lid in set(lesson_ids):
                 if not self.db["lessons"].count_where("id = ?", [lid]):
@@ -300,11 +340,12 @@ class Notebook:
                 lesson = self.get(lid)
                 self._update(lid, "tally", {"helpful": max(0, lesson.helpful + helpful),
                                             "harmful": max(0, lesson.harmful + harmful)},
-                             "user", "rating", run_id)
+                             source, reason, run_id)
 
     def enforce_budget(self, budget: int, count_tokens) -> list[Lesson]:
-        """When pinned lessons exceed the budget, the least helpful become retrieved-only
-        (still used when relevant). Returns the lessons moved, so the user sees them."""
+        """When pinned lessons exceed the budget, the least helpful by measured help
+        (helpful - harmful; the newest first among equals) become retrieved-only (still used
+        when relevant). Returns the lessons moved, so the user sees them."""
         def cost(l: Lesson) -> int:
             return l.ref().cost(count_tokens)
 
@@ -488,6 +529,10 @@ class Notebook:
                     progress(done, total)
             self.db["lesson_events"].insert_all(events)
         return added
+
+
+class _Discard(Exception):
+    """Ends a trial: its changes roll back."""
 
 
 def _word_set(text: str) -> frozenset[str]:

@@ -92,8 +92,59 @@ def reflection_messages(situation: str, template: str | None = None) -> list[dic
 RULE_FORM = re.compile(r"^When\b[^,]{3,},\s*\S.{3,}", re.IGNORECASE | re.DOTALL)
 
 
-def rule_problem(rule: str, situation: str = "", template: str = "") -> str:
-    """Why a proposed rule is too empty to keep, or "" when it is worth a look."""
+def _plain(text: str) -> str:
+    return " ".join(w.lower() for w in words(text))
+
+
+def stem(word: str) -> str:
+    """A crude stem (the first five letters), so “weighs” and “weight” count as one word."""
+    return word.lower()[:5]
+
+
+def quotes_question(rule: str, questions=(), allowed: str = "", answers=()) -> str:
+    """Why a rule is about one question rather than a convention, or "": it repeats a question
+    verbatim, names a proper name of only one of them (a city, a person), or two words found
+    in only the same one of them (“adult male lion”, “boil an egg”). A word counts as found in
+    a question when it is in the question or its answer (answers, parallel to questions): a
+    convention's own words (“weight”) recur across its answers.
+
+    allowed: text whose words do not count (the check's own value, e.g. “Enjoy your meal!”).
+    """
+    questions = [q for q in questions if q.strip()]
+    plain = _plain(rule)
+    for q in questions:
+        if _plain(q) and f" {_plain(q)} " in f" {plain} ":
+            return f"about one question: it quotes “{q.strip()}”"
+    if len(questions) < 2:
+        return ""
+    answers = list(answers) + [""] * (len(questions) - len(answers))
+    skip = {stem(w) for w in words(allowed)} | {stem(w) for w in STOPWORDS}
+    found_in: dict[str, set[int]] = {}
+    names: set[str] = set()  # stems written with a capital inside a question: proper names
+    for i, (q, a) in enumerate(zip(questions, answers)):
+        for s in {stem(w) for w in words(f"{q} {a}")}:
+            found_in.setdefault(s, set()).add(i)
+        names |= {stem(w) for w in words(q)[1:] if w[:1].isupper()}
+    only: dict[int, list[str]] = {}
+    for w in dict.fromkeys(words(rule)):
+        s = stem(w)
+        if len(w) > 2 and s not in skip and len(found_in.get(s, ())) == 1:
+            (i,) = found_in[s]
+            if s in names:
+                return f"about one question: it names “{w}”, found in only “{questions[i].strip()}”"
+            only.setdefault(i, []).append(w)
+    for i, ws in only.items():
+        if len(ws) >= 2:
+            return (f"about one question: “{' '.join(ws)}” are words of only “{questions[i].strip()}”")
+    return ""
+
+
+def rule_problem(rule: str, situation: str = "", template: str = "", questions=(),
+                 allowed: str = "", answers=()) -> str:
+    """Why a proposed rule is too empty to keep, or "" when it is worth a look.
+
+    questions: the questions the rule should generalise (a task set's train split); a rule
+    that quotes one of them is refused (see quotes_question)."""
     rule = rule.strip()
     if not rule:
         return "empty"
@@ -108,7 +159,7 @@ def rule_problem(rule: str, situation: str = "", template: str = "") -> str:
         return "near-empty: it only repeats the conversation"
     if not RULE_FORM.match(rule):
         return "not a rule: it must read “When <situation>, <what to do>.”"
-    return ""
+    return quotes_question(rule, questions, allowed, answers)
 
 
 def _negated(text: str) -> bool:

@@ -15,12 +15,13 @@ def proposed_rule(r: Reflection) -> tuple[str | None, str]:
 
 
 def teach(store: ProposalStore, question: str, rule: str, ideal: str,
-          run_id: int | None = None) -> int:
+          run_id: int | None = None, author: str = "user") -> int:
     """A proposal of `rule` with (question, ideal) as its demonstration; its id.
-    WorkbenchError when the rule is not one (empty, not a rule, a copy of the prompt)."""
+    author: who wrote the rule, "user" (typed it) or "model" (proposed it and the user kept it
+    as it was). WorkbenchError when the rule is not one (empty, not a rule, a copy of the prompt)."""
     problem = rule_problem(rule)
     if problem:
         raise WorkbenchError(f"The rule is {problem}.")
     verdict, related = judge(store.notebook, rule)
     return store.add(Proposal(rule, "taught by a correction", verdict, related, (question, ideal)),
-                     "correction", run_id)
+                     "correction", run_id, author=author)

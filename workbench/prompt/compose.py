@@ -1,20 +1,28 @@
 """Pure composition: a prompt document + lessons + conversation -> the messages a model gets.
 
 The system prompt holds only what is stable between turns (sections, pinned
-lessons in id order), so llama.cpp's prefix cache survives from turn to turn;
-lessons retrieved for the newest question travel with that question instead.
+lessons in id order), so llama.cpp's prefix cache survives from turn to turn.
+Lessons retrieved for the newest question come last, just before it, where each
+mode reads them as context rather than as text to continue: a lesson's rule and
+demonstration become an earlier exchange (the rule heads the demonstration's
+question); in chat mode a rule without a demonstration heads the newest question,
+in base mode it is left out (see placed). A notes heading appended to the question
+was echoed by both default models.
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Callable
 
 from workbench.prompt.document import PromptDocument
 
 VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 LESSONS_HEADING = "Lessons"
+# Retrieved lessons were once appended to the question under this heading; it stays known so
+# an import can take it out of conversations stored then (share/lessons_block.split_retrieved).
 RETRIEVED_HEADING = "Notes from your notebook that may apply here:"
+MODES = ("chat", "base", "raw")  # composition's modes; the engine's "urial" composes as "base"
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,9 @@ class Composition:
     lessons_in_prompt: list[int] = field(default_factory=list)
     lessons_over_budget: list[int] = field(default_factory=list)  # pinned but did not fit
     lessons_retrieved: list[int] = field(default_factory=list)
+    # Messages the retrieved lessons' exchanges add just before the newest question: what
+    # stands between the conversation so far and it (messages[-1 - n:-1]).
+    retrieved_messages: int = 0
 
     @property
     def free_tokens(self) -> int:
@@ -81,16 +92,66 @@ def lessons_block(lessons: list[LessonRef]) -> str:
     return f"## {LESSONS_HEADING}\n" + "\n".join(f"- {l.text}" for l in lessons)
 
 
-def with_retrieved(user_text: str, lessons: list[LessonRef]) -> str:
-    if not lessons:
+def composition_mode(mode: str) -> str:
+    """The engine's mode (chat, urial, raw) as composition places lessons for it."""
+    mode = {"urial": "base", "auto": "chat", "": "chat"}.get(mode or "", mode)
+    if mode not in MODES:
+        raise ValueError(f"unknown composition mode {mode!r}")
+    return mode
+
+
+def placed(lessons: list[LessonRef], mode: str = "chat") -> list[LessonRef]:
+    """The retrieved lessons a mode's prompt takes: all in chat mode; in base mode only those
+    with a demonstration (measured with Gemma-3-270M through URIAL: a bare rule in the query
+    was rewritten into the answer, "When you give a distance, give it in miles.", 2 of 24
+    times, and passed 4/24 against 5/24 without it); none in raw mode."""
+    mode = composition_mode(mode)
+    if mode == "raw":
+        return []
+    return [l for l in lessons if mode == "chat" or l.demo]
+
+
+def retrieved_turns(lessons: list[LessonRef], mode: str = "chat") -> list[dict]:
+    """The exchanges retrieved lessons with a demonstration add before the newest question,
+    the most relevant last (nearest the question); each rule heads its demonstration's question.
+
+    The same in both modes (measured, SmolLM2 chat and Gemma base through URIAL): a system
+    message there would do a little better for SmolLM2 but breaks chat templates that insist
+    on alternating turns, and URIAL folds system messages into its preamble, the cached prefix.
+    """
+    turns = []
+    for lesson in reversed([l for l in placed(lessons, mode) if l.demo]):
+        q, a = lesson.demo
+        turns += [{"role": "user", "content": f"{lesson.text}\n\n{q}"},
+                  {"role": "assistant", "content": a}]
+    return turns
+
+
+def with_retrieved(user_text: str, lessons: list[LessonRef], mode: str = "chat") -> str:
+    """The newest question headed by the rules of retrieved lessons that have no demonstration
+    (those with one travel in retrieved_turns); nothing follows the question, so the model
+    answers it instead of continuing a list of notes."""
+    rules = [l.text for l in placed(lessons, mode) if not l.demo]
+    if not rules:
         return user_text
-    notes = "\n".join(f"- {l.text}" for l in lessons)
-    return f"{user_text}\n\n{RETRIEVED_HEADING}\n{notes}"
+    return "\n".join(rules) + f"\n\n{user_text}"
+
+
+def question_of(user_text: str, rules: list[str]) -> str:
+    """The question as asked, from a user message as composed: without the retrieved rules
+    with_retrieved put before it, or the notes block older versions appended to it."""
+    user_text = user_text.split(f"\n\n{RETRIEVED_HEADING}\n")[0]
+    head, sep, rest = user_text.partition("\n\n")
+    known = set(rules)
+    if sep and head and all(line in known for line in head.split("\n")):
+        return rest
+    return user_text
 
 
 def compose(doc: PromptDocument, conversation: list[dict], *, pinned: list[LessonRef] = (),
             retrieved: list[LessonRef] = (), count_tokens: Callable[[str], int],
-            n_ctx: int, model_name: str = "", today: date | None = None) -> Composition:
+            n_ctx: int, model_name: str = "", today: date | None = None,
+            mode: str = "chat") -> Composition:
     """Build the messages for the next assistant turn, with a token breakdown.
 
     Args:
@@ -98,7 +159,10 @@ def compose(doc: PromptDocument, conversation: list[dict], *, pinned: list[Lesso
         pinned: pinned active lessons; included in id order while they fit the budget.
         retrieved: lessons relevant to the newest user message (already ranked).
         count_tokens: the loaded model's tokenizer (or any stand-in for tests).
+        mode: "chat", "base" (or the engine's "urial") or "raw": which retrieved lessons go in
+            and where (see placed and retrieved_turns).
     """
+    mode = composition_mode(mode)
     values = {**builtin_variables(model_name, today or date.today()), **doc.variables}
     breakdown: dict[str, int] = {}
     parts: list[str] = []
@@ -144,15 +208,22 @@ def compose(doc: PromptDocument, conversation: list[dict], *, pinned: list[Lesso
         messages += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
 
     convo = [dict(m) for m in conversation if m["role"] != "system"]
-    retrieved_ids = []
-    if retrieved and convo and convo[-1]["role"] == "user":
-        convo[-1]["content"] = with_retrieved(convo[-1]["content"], list(retrieved))
-        retrieved_ids = [l.id for l in retrieved]
-    messages += convo
     breakdown["conversation"] = sum(count_tokens(m["content"]) for m in convo)
+    retrieved_ids, extra = [], []
+    taken = placed(list(retrieved), mode)
+    if taken and convo and convo[-1]["role"] == "user":
+        # After everything stable (and the conversation so far), so the cached prefix survives.
+        question = convo[-1]["content"]
+        convo[-1]["content"] = with_retrieved(question, taken, mode)
+        extra = retrieved_turns(taken, mode)
+        convo[-1:-1] = extra
+        retrieved_ids = [l.id for l in taken]
+        breakdown["lessons"] += sum(count_tokens(m["content"]) for m in extra) + (
+            count_tokens(convo[-1]["content"]) - count_tokens(question))
+    messages += convo
 
     return Composition(
         system_prompt=system_prompt, messages=messages, breakdown=breakdown,
         total_tokens=sum(breakdown.values()), n_ctx=n_ctx, unknown_variables=unknown,
         lessons_in_prompt=[l.id for l in included], lessons_over_budget=over,
-        lessons_retrieved=retrieved_ids)
+        lessons_retrieved=retrieved_ids, retrieved_messages=len(extra))

@@ -41,12 +41,12 @@ def build_export_input(ws: Workspace, doc: PromptDocument, engine: Engine | None
     if query:
         conversation.append({"role": "user", "content": query})
     loaded = engine is not None and engine.loaded
-    c = ws.compose(doc, conversation, engine)
+    mode_name = choose_mode(engine.info, mode).name if loaded else "chat"
+    c = ws.compose(doc, conversation, engine, mode=mode_name)
     count_tokens, n_ctx, model_name = model_terms(engine)
     bare = compose(doc, [], count_tokens=count_tokens, n_ctx=n_ctx, model_name=model_name)
-    raw, mode_name, model, model_file = "", "chat", "local-model", ""
+    raw, model, model_file = "", "local-model", ""
     if loaded:
-        mode_name = choose_mode(engine.info, mode).name
         model_file = engine.info.path
         model = Path(model_file).stem
         raw = prompt_text(engine, mode_name, c.messages)
@@ -65,6 +65,8 @@ def build_export_input(ws: Workspace, doc: PromptDocument, engine: Engine | None
                        lesson_demos=[pinned[i].demo for i in c.lessons_in_prompt],
                        tasks=[t if isinstance(t, dict) else t.to_dict() for t in tasks],
                        load_conversations=lambda: training_conversations(ws, bare.system_prompt, doc),
-                       few_shot=c.messages[start:len(c.messages) - len(turns)],
+                       # Retrieved lessons' exchanges sit between the conversation so far and
+                       # the newest question: they are not few-shot examples of the prompt.
+                       few_shot=c.messages[start:len(c.messages) - len(turns) - c.retrieved_messages],
                        base_system=bare.system_prompt, n_ctx=n_ctx if loaded else 0,
                        unfilled=unfilled, **kwargs)

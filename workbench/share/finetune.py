@@ -18,6 +18,8 @@ def _run_for(runs: list[dict], answer: str) -> dict | None:
 
 
 def _without_demos(shots: list[dict], demos: set[tuple[str, str]]) -> list[dict]:
+    """The messages without the lessons' demonstration exchanges (as pinned lessons' or, headed
+    by their rule, as retrieved lessons' turns: see prompt.compose.retrieved_turns)."""
     out, i = [], 0
     while i < len(shots):
         pair = shots[i:i + 2]
@@ -49,18 +51,21 @@ def training_conversations(ws, current_system: str, doc: PromptDocument) -> list
         if run is None:
             out.append(TrainingConversation(current_system, current_shots, turns, from_run=False))
             continue
-        messages = run["messages"]
-        system = messages[0]["content"] if messages and messages[0]["role"] == "system" else ""
-        start = 1 if system else 0
-        shots = messages[start:max(start, len(messages) - accepted[-1])]
         demos = set()
         for lesson_id in run["lesson_ids"] or []:
             try:
-                demo = ws.notebook.get(lesson_id).ref().demo
+                lesson = ws.notebook.get(lesson_id).ref()
             except WorkbenchError:  # a lesson deleted since: nothing to take out
-                demo = None
-            if demo:
-                demos.add(demo)
+                continue
+            if lesson.demo:
+                demos.add(lesson.demo)
+                demos.add((f"{lesson.text}\n\n{lesson.demo[0]}", lesson.demo[1]))
+        # Retrieved lessons' exchanges stand just before the question; taken out first, the
+        # conversation is the messages' tail again.
+        messages = _without_demos(run["messages"], demos)
+        system = messages[0]["content"] if messages and messages[0]["role"] == "system" else ""
+        start = 1 if system else 0
+        shots = messages[start:max(start, len(messages) - accepted[-1])]
         out.append(TrainingConversation(split_lessons(system)[0].rstrip(),
                                         _without_demos(shots, demos), turns))
     return out

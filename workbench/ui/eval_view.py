@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -204,6 +205,11 @@ class EvalView(QWidget):
         controls.addWidget(self.repeats)
         controls.addWidget(self.run_button)
         controls.addWidget(self.stop_button)
+        self.learn_button = QPushButton("Learn…")
+        self.learn_button.setObjectName("evalLearnButton")
+        self.learn_button.setToolTip("Learn lessons from this set's train questions, measured on its "
+                                     "test questions")
+        controls.addWidget(self.learn_button)
         controls.addStretch()
         choose.addLayout(controls)
         self.matrix = QTableWidget(0, 0)
@@ -251,11 +257,31 @@ class EvalView(QWidget):
         for part in (left, middle, right):
             outer.addWidget(part)
         outer.setSizes([480, 760, 220])
+        # The Learn page joins as a second tab when first asked for (show_learning).
+        self.pages = QTabWidget()
+        self.pages.setObjectName("evalPages")
+        self.pages.setTabBarAutoHide(True)
+        self.pages.addTab(outer, "Test set and runs")
+        self.learn_view = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(outer)
+        layout.addWidget(self.pages)
+
+    def show_learning(self):
+        """The Learn page for the chosen test set (made on first use), at a height it can use."""
+        if self.learn_view is None:
+            from workbench.ui.learn_view import LearnView  # on demand: the window starts without it
+            self.learn_view = LearnView(self)
+            self.pages.addTab(self.learn_view, "Learn")
+        self.learn_view.refresh()
+        self.pages.setCurrentWidget(self.learn_view)
+        dock = self.parentWidget()
+        if isinstance(dock, QDockWidget) and dock.height() < self.w.height() * 0.45:
+            self.w.resizeDocks([dock], [int(self.w.height() * 0.5)], Qt.Vertical)
+        return self.learn_view
 
     def _wire(self) -> None:
+        self.learn_button.clicked.connect(self.show_learning)
         self.set_combo.currentIndexChanged.connect(self.show_cases)
         self.new_set_button.clicked.connect(self.new_set)
         self.import_button.clicked.connect(self.import_dialog)
@@ -287,7 +313,8 @@ class EvalView(QWidget):
 
     @property
     def busy(self) -> bool:
-        return self._token is not None
+        """An evaluation or a learning run has the engine."""
+        return self._token is not None or (self.learn_view is not None and self.learn_view.busy)
 
     def refresh(self) -> None:
         """Re-read the sets, versions and models (after a document switch or a new version)."""

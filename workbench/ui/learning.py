@@ -101,7 +101,9 @@ class LearningController(QObject):
 
     def _save_taught(self, dialog: TeachDialog, rule: str, ideal: str, run_id) -> None:
         try:
-            pid = teach(self.w.proposals, dialog.question, rule, ideal, run_id)
+            # The model's rule kept as it proposed it is the model's; any other is the user's.
+            author = "model" if rule and rule == dialog.proposed_rule else "user"
+            pid = teach(self.w.proposals, dialog.question, rule, ideal, run_id, author=author)
         except WorkbenchError as e:
             dialog.status.setText(str(e))
             return
@@ -148,6 +150,7 @@ class LearningController(QObject):
             rule, why = proposed_rule(parse(raw, self.w.ws.notebook, context["situation"]))
             if rule:
                 dialog.rule.setText(rule)
+                dialog.proposed_rule = rule
                 dialog.status.setText(f"Proposed ({why}). Rewrite it as you like.")
             else:
                 dialog.status.setText(f"The model proposed no usable rule ({plain_verdict(why)}). "

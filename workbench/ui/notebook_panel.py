@@ -1,6 +1,7 @@
 """The notebook panel: search lessons as you type, see which are in the prompt, add and curate."""
 
 import html
+import json
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAbstractTextDocumentLayout, QPalette, QTextDocument
@@ -28,6 +29,31 @@ from workbench.ui.layout import button_row, page
 from workbench.ui.palette import c
 
 TEXT_COLUMN = 1
+# Who wrote a lesson (notebook.lessons.SOURCES) and where a proposal came from, in plain words.
+SOURCE_WORDS = {"user": "you", "model": "a model", "tasks": "a test set"}
+SOURCE_TIPS = {"user": "Written by you", "model": "Phrased by a model",
+               "tasks": "Built from a test set's checks and ideal answers"}
+ORIGIN_WORDS = {"rating": "a bad rating", "correction": "your correction", "tasks": "a test set"}
+
+
+def _count(value) -> int:
+    return len(value) if isinstance(value, list) else value if isinstance(value, int) else 0
+
+
+def effect_text(evidence) -> str:
+    """A proposal's evidence (dict or JSON of a Candidate's figures) in words; "" without it."""
+    if isinstance(evidence, str):
+        try:
+            evidence = json.loads(evidence)
+        except ValueError:
+            return ""
+    if not isinstance(evidence, dict):
+        return ""
+    before, after, total = (evidence.get(k) for k in ("train_before", "train_after", "train_total"))
+    if not all(isinstance(v, int) for v in (before, after, total)):
+        return ""
+    return (f"train questions passed {before} → {after} of {total} "
+            f"({_count(evidence.get('gained'))} more, {_count(evidence.get('lost'))} lost)")
 
 
 def highlight_html(snippet: str) -> str:
@@ -161,7 +187,8 @@ class NotebookPanel(QWidget):
 
         self.proposal_list = QTreeWidget()
         self.proposal_list.setObjectName("proposalList")
-        self.proposal_list.setHeaderLabels(["#", "proposed rule", "compared with the notebook", "from"])
+        self.proposal_list.setHeaderLabels(["#", "proposed rule", "compared with the notebook", "from",
+                                            "measured effect"])
         self.proposal_list.setRootIsDecorated(False)
         self.proposal_list.setWordWrap(True)
         ph = self.proposal_list.header()
@@ -225,9 +252,11 @@ class NotebookPanel(QWidget):
             if lesson.demo_query:
                 text_html += f' <span style="color:{c("faint")}">(with demonstration)</span>'
             item = QTreeWidgetItem([str(lesson.id), text_html, " ".join(f"#{t}" for t in lesson.tags),
-                                    lesson.source, tally, where])
+                                    SOURCE_WORDS.get(lesson.source, lesson.source), tally, where])
+            item.setToolTip(3, SOURCE_TIPS.get(lesson.source, ""))
             if lesson.flagged:
-                item.setToolTip(4, "Flagged: this lesson hurt more often than it helped. Review it.")
+                item.setToolTip(4, "Flagged: answers it was relevant to were rated bad at least "
+                                    "twice, and more often than good. Review it.")
             item.setData(0, Qt.UserRole, lesson.id)
             item.setToolTip(TEXT_COLUMN, lesson.text)
             self.list.addTopLevelItem(item)
@@ -248,7 +277,9 @@ class NotebookPanel(QWidget):
                 compared = "new"
             if p.demo:
                 compared += " · with a demonstration"
-            item = QTreeWidgetItem([str(p.id), p.rule, compared, p.origin])
+            effect = effect_text(getattr(p, "evidence", None))  # measured by learning, when it was
+            item = QTreeWidgetItem([str(p.id), p.rule, compared, ORIGIN_WORDS.get(p.origin, p.origin),
+                                    effect or "not measured"])
             item.setData(0, Qt.UserRole, p.id)
             item.setToolTip(1, p.reason)
             self.proposal_list.addTopLevelItem(item)

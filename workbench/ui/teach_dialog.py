@@ -36,6 +36,7 @@ class TeachDialog(QDialog):
         self.ideal = QPlainTextEdit(answer)
         self.ideal.setObjectName("idealAnswer")
         self.rule = QLineEdit()
+        self.proposed_rule: str | None = None  # the model's rule, when it proposed one
         self.rule.setObjectName("teachRule")
         self.rule.setPlaceholderText("When <situation>, <what to do>.")
         self.propose = QPushButton("Propose a rule")
