@@ -59,7 +59,7 @@ class Convention:
     @property
     def action(self) -> str:
         """What the checks ask for, in words."""
-        return " and ".join(describe(c) for c in self.checks if c.kind != "judge") or describe(self.checks[0])
+        return checks_in_words(self.checks)
 
     @property
     def check_text(self) -> str:
@@ -77,6 +77,11 @@ class Convention:
                  (any(c.kind == "judge" for c in t.checks) or t.passes(t.ideal))]
         found = list(dict.fromkeys(found))
         return sorted(found, key=lambda d: count_tokens(d[0]) + count_tokens(d[1]))[:limit]
+
+
+def checks_in_words(checks) -> str:
+    """What checks ask for, in words (checks.describe, one per check; a judge only when alone)."""
+    return " and ".join(describe(c) for c in checks if c.kind != "judge") or describe(checks[0])
 
 
 def convention_key(t: Task) -> str:

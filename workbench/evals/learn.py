@@ -32,8 +32,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
-from workbench.evals.checks import describe
-from workbench.evals.conventions import MAX_DEMOS, Convention, group, rule_quotes
+from workbench.evals.conventions import MAX_DEMOS, Convention, checks_in_words, group, rule_quotes
 from workbench.evals.results import EvalStore
 from workbench.evals.runner import EvalResult, Variant, execute, plan
 from workbench.evals.tasks import Task
@@ -55,14 +54,9 @@ TEACHER_FAILURES = 3  # failures of a group shown to the teacher
 GOOD_ENOUGH = 0.8  # a demonstration that makes this share of its group pass is not tried against others
 
 
-def check_phrase(t: Task) -> str:
-    """What the task's checks ask for, in words (checks.describe, one per check)."""
-    return " and ".join(describe(c) for c in t.checks if c.kind != "judge") or describe(t.checks[0])
-
-
 def expected(t: Task) -> str:
     """What a right answer looks like, for the reflection prompt."""
-    return t.ideal or check_phrase(t)
+    return t.ideal or checks_in_words(t.checks)
 
 
 @dataclass
