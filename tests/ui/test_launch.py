@@ -19,8 +19,8 @@ LATER = ["llama_cpp", "jinja2", "gguf", "markdown", "pygments", "http.client", "
 
 LAUNCH = textwrap.dedent("""
     import json, sys, time
-    from workbench.cli.main import build_parser  # as `workbench run` starts: the command line,
-    build_parser().parse_args(["run"])  # then the window
+    from workbench.cli.main import parse_args  # as `workbench run` starts: the command line,
+    parse_args(["run"])  # then the window
     from PySide6.QtCore import QEvent, QObject
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication

@@ -104,14 +104,22 @@ def wants_dark(theme: str) -> bool:
     return system_prefers_dark() if theme not in ("light", "dark") else theme == "dark"
 
 
+def choose(dark: bool) -> None:
+    """Read colours from the dark or light palette from now on (current(), c()); apply() puts it
+    on the application."""
+    _current["dark"] = bool(dark)
+
+
 def apply(dark: bool, force: bool = False) -> None:
     """Use the dark or light palette everywhere: Qt's palette, the style sheet, code blocks.
-    Applying the scheme already in use does nothing (restyling every widget takes time)."""
+    Applying the scheme already in use does nothing (restyling every widget takes time); what was
+    painted by hand is redrawn (THEME.changed) only when its colours were another scheme's."""
     from workbench.ui.style import style_sheet
     app = QGuiApplication.instance()
     if not force and _current["applied"] == (bool(dark), id(app)):
         return
-    _current["dark"] = bool(dark)
+    repaint = force or _current["dark"] != bool(dark)  # not what the widgets were made with
+    choose(dark)
     _current["applied"] = (bool(dark), id(app))
     p = current()
     use_code_style(p["code_style"], p["muted"])
@@ -119,4 +127,5 @@ def apply(dark: bool, force: bool = False) -> None:
         app.setPalette(qt_palette(p))
         if hasattr(app, "setStyleSheet"):
             app.setStyleSheet(style_sheet(p))
-    THEME.changed.emit(_current["dark"])
+    if repaint:
+        THEME.changed.emit(_current["dark"])
