@@ -1,5 +1,7 @@
 """The evaluation matrix on a stand-in engine: order, repeats, regressions, cancelling, storing."""
 
+import re
+
 import pytest
 
 from tests.fakes import FakeEngine
@@ -108,6 +110,19 @@ def test_case_variables_fill_the_document_and_the_query(ws):
     messages = engine.calls[0][0]
     assert "about Norway." in messages[0]["content"]
     assert messages[-1]["content"] == "How far is Oslo from Bergen?"
+
+
+def test_built_in_variables_fill_the_query_as_they_fill_the_prompt(ws):
+    engine = Rulebook()
+    doc = ws.prompts.load_draft(ws.prompts.active_id())
+    doc.set_section("role", "Today is {{date}}.")
+    case = Task("Which day is {{date}}, and who is {{model}}?", [make_check("contains", "day")])
+    runner.execute(runner.plan(ws, [runner.Variant("draft", doc)], [engine.info], [case]),
+                   lambda _p: engine)
+    system, question = engine.calls[0][0][0]["content"], engine.calls[0][0][-1]["content"]
+    today = system.split("Today is ", 1)[1][:10]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d", today)  # the same date in both, never "{{date}}"
+    assert question == f"Which day is {today}, and who is {engine.info.name}?"
 
 
 def test_bad_plans_are_refused_with_a_message(ws):

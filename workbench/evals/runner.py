@@ -14,13 +14,14 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench.errors import WorkbenchError
 from workbench.evals.checks import Verdict
 from workbench.evals.tasks import Task
-from workbench.prompt.compose import compose, fill_variables
+from workbench.prompt.compose import builtin_variables, compose, fill_variables
 from workbench.prompt.document import PromptDocument
 from workbench.runtime.engines import model_info
 from workbench.runtime.generation import choose_mode, prompt_text, stream
@@ -242,6 +243,7 @@ def plan(ws: Workspace, variants: list[Variant], models: list, cases: list[Task]
     if not models:
         raise WorkbenchError("Choose at least one model.")
     pinned = [l.ref() for l in ws.notebook.pinned()]
+    today = date.today()  # one date for the whole run, in the system prompt and in the questions
     retrieved_for: dict[tuple[str, int], list] = {}
     columns = []
     for model in models:  # a GGUF path, or the ModelInfo of an engine already loaded
@@ -254,14 +256,16 @@ def plan(ws: Workspace, variants: list[Variant], models: list, cases: list[Task]
                 doc = v.document
                 if case.vars:
                     doc = replace(doc, variables={**doc.variables, **case.vars})
-                query, _ = fill_variables(case.query, {**doc.variables})
+                query, _ = fill_variables(case.query, {**builtin_variables(info.name, today),
+                                                       **doc.variables})
                 key = (query, doc.retrieval_k)  # the same lessons for every column that asks it
                 if key not in retrieved_for:
                     retrieved_for[key] = [l.ref() for l in ws.notebook.relevant(query, doc.retrieval_k)] \
                         if query.strip() else []
                 convo = [{"role": "user", "content": query}] if query.strip() else []
                 c = compose(doc, convo, pinned=pinned, retrieved=retrieved_for[key],
-                            count_tokens=_approx, n_ctx=0, model_name=info.name, mode=chosen)
+                            count_tokens=_approx, n_ctx=0, model_name=info.name, mode=chosen,
+                            today=today)
                 prompts.append(c.messages)
             # The file names the model as the user chose it; GGUF names are often long or shared.
             label = v.label if len(models) == 1 else f"{v.label} · {Path(info.path).stem}"
