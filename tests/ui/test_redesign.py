@@ -377,6 +377,21 @@ def test_dark_mode_switches_every_custom_colour(qtbot, window_factory):
     assert light_input.lightness() > 200
 
 
+def test_a_window_opened_in_dark_mode_is_dark_from_its_first_paint(qtbot, window_factory):
+    from workbench.app import window_settings
+    settings = window_settings()
+    settings.setValue("theme", "dark")  # as the last session left it
+    settings.sync()
+    w = window_factory(theme=None)  # the theme the settings keep
+    assert w.theme == "dark" and palette.is_dark() and w.dark_action.isChecked()
+    img = w.input.grab().toImage()
+    assert img.pixelColor(img.width() // 2, img.height() // 2).lightness() < 80
+    bar = w.prompt.budget.grab().toImage()  # painted by hand, with the colours it was made with
+    colours = {bar.pixelColor(x, y).name().upper() for x in range(0, bar.width(), 2) for y in range(bar.height())}
+    assert palette.DARK["budget_free"] in colours and palette.LIGHT["budget_free"] not in colours
+    assert palette.DARK["window"].lower() in QApplication.instance().styleSheet().lower()
+
+
 def test_every_custom_colour_comes_from_the_palette():
     import re
     ui = Path(__file__).resolve().parents[2] / "workbench" / "ui"
