@@ -13,7 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import llama_cpp  # noqa: E402  (the bare baseline; the package itself only uses it in engine.py)
 
-from workbench.runtime.engine import Engine, default_threads  # noqa: E402
+from workbench.runtime.engine import Engine  # noqa: E402
+from workbench.runtime.host import default_threads  # noqa: E402
 from workbench.runtime.models import default_model_path  # noqa: E402
 from workbench.runtime.params import LoadOptions, RunStats, SamplingParams
 

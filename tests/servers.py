@@ -63,7 +63,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def threads() -> str:
-    from workbench.runtime.engine import default_threads  # WORKBENCH_THREADS, as the engine
+    from workbench.runtime.host import default_threads  # WORKBENCH_THREADS, as the engine
     return str(default_threads())
 
 

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from tests.conftest import run_cli
 from workbench.db import open_db
 from workbench.fts import STOPWORDS, words
-from workbench.notebook.lessons import DUPLICATE_THRESHOLD, Notebook, similarity
+from workbench.notebook.duplicates import DUPLICATE_THRESHOLD, similarity
+from workbench.notebook.lessons import Notebook
 from workbench.workspace import Workspace
 
 SCALE = 20_000

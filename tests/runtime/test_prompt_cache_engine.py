@@ -8,9 +8,10 @@ from itertools import pairwise
 import pytest
 
 from tests.conftest import GREEDY
-from workbench.runtime.engine import PREFILL_BATCH, Engine
+from workbench.runtime.engine import Engine
 from workbench.runtime.generation import collect, stream
 from workbench.runtime.params import LoadOptions
+from workbench.runtime.prefill import PREFILL_BATCH
 from workbench.runtime.prompt_cache import DiskCache
 from workbench.runtime.warmup import stable_prefix, warm
 

@@ -22,7 +22,7 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def openai_server(chat_model_path):
     """llama-cpp-python's own OpenAI-compatible server with the default model, on loopback."""
-    from workbench.runtime.engine import default_threads  # WORKBENCH_THREADS, as the engine
+    from workbench.runtime.host import default_threads  # WORKBENCH_THREADS, as the engine
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(chat_model_path),
                              "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",

@@ -9,7 +9,8 @@ from PySide6.QtWidgets import QApplication, QDockWidget
 from workbench.evals.checks import make_check
 from workbench.evals.results import EvalStore
 from workbench.resources import resource_path
-from workbench.ui.eval_view import STATE_COLOURS, EvalView
+from workbench.ui.eval_view import EvalView
+from workbench.ui.pass_matrix import STATE_COLOURS
 from workbench.workspace import Workspace
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"

@@ -13,9 +13,10 @@ from tests.fakes import FakeEngine
 from tests.ui.conftest import send, settle
 from tests.ui.test_eval_view import view_of
 from workbench.evals.learn import Learner
+from workbench.evals.learn_text import figures_text
 from workbench.resources import resource_path
 from workbench.runtime.params import RunStats
-from workbench.ui.learn_view import LearnView, figures_text, learn_job
+from workbench.ui.learn_view import LearnView, learn_job
 from workbench.ui.notebook_panel import SOURCE_WORDS, effect_text
 from workbench.ui.palette import c
 from workbench.workspace import Workspace

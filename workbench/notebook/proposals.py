@@ -29,7 +29,7 @@ class StoredProposal:
     related_id: int | None
     lesson_id: int | None
     author: str = "model"  # who wrote the rule: "user", "model" or "tasks"
-    evidence: dict = field(default_factory=dict)  # learning's figures (see evals.learn.Candidate)
+    evidence: dict = field(default_factory=dict)  # learning's figures (see evals.learn_report.Candidate)
     tags: list[str] = field(default_factory=list)
 
 

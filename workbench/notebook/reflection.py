@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from workbench.fts import STOPWORDS, words
-from workbench.notebook.lessons import DUPLICATE_THRESHOLD, Lesson, Notebook, similarity
+from workbench.notebook.duplicates import DUPLICATE_THRESHOLD, similarity
+from workbench.notebook.lessons import Lesson, Notebook
 from workbench.resources import resource_path
 from workbench.runtime.generation import collect, stream
 from workbench.runtime.params import SamplingParams

@@ -15,13 +15,9 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
-import os
-import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.errors import (
@@ -31,9 +27,20 @@ from workbench.errors import (
     NoModelLoadedError,
     WorkbenchError,
 )
+from workbench.runtime.host import default_threads, free_vram_bytes
 from workbench.runtime.models import ModelInfo, read_model_info
 from workbench.runtime.offload import resolve_gpu_layers
 from workbench.runtime.params import DEFAULT_CTX_CAP, LoadOptions, LoadResult, RunStats, SamplingParams
+from workbench.runtime.prefill import (
+    MIN_SNAPSHOT_TOKENS,
+    PREFILL_BATCH,
+    RESTORE_MARGIN,
+    STABLE_HINTS,
+    Prefill,
+    PromptCancelled,
+    chat_turn_boundary,
+    text_turn_boundary,
+)
 from workbench.runtime.prompt_cache import (
     DiskCache,
     MemoryCache,
@@ -84,31 +91,9 @@ PROBE_CONVERSATIONS = (
 )
 
 
-def default_threads() -> int:
-    """WORKBENCH_THREADS if set; else all cores on small machines, roughly the physical
-    cores on larger ones."""
-    if os.environ.get("WORKBENCH_THREADS", "").strip().isdigit():
-        return max(1, int(os.environ["WORKBENCH_THREADS"]))
-    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return n if n <= 4 else n // 2
-
-
 def gpu_offload_supported() -> bool:
     """Whether this llama.cpp build can put layers on a GPU (CUDA, Metal, Vulkan...)."""
     return bool(_binding().llama_supports_gpu_offload())
-
-
-def free_vram_bytes() -> int | None:
-    """Free memory of the first NVIDIA GPU, or None when it cannot be told."""
-    smi = shutil.which("nvidia-smi")
-    if not smi:
-        return None
-    try:
-        out = subprocess.run([smi, "--query-gpu=memory.free", "--format=csv,noheader,nounits"],
-                             capture_output=True, text=True, timeout=5, check=True).stdout
-        return int(out.split()[0]) * (1 << 20)
-    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
-        return None
 
 
 class _LimitedFormatting:
@@ -184,32 +169,6 @@ def _reporting_model(base, on_progress: Callable[[float], None]):
             super().__init__(*args, params=params, **kwargs)
 
     return ReportingModel
-
-
-PREFILL_BATCH = 256  # tokens per step of prompt processing: progress and Stop come between steps
-MIN_SNAPSHOT_TOKENS = 64  # a shorter prefix is processed again faster than a snapshot is handled
-RESTORE_MARGIN = 32  # restore only when it saves at least this many tokens over the live context
-STABLE_HINTS = 8  # stable prefixes remembered from warm-ups
-
-
-class PromptCancelled(Exception):
-    """Stop was pressed while the prompt was being processed; `prefill` says how far it got."""
-
-    def __init__(self, prefill: Prefill):
-        super().__init__("cancelled")
-        self.prefill = prefill
-
-
-@dataclass
-class Prefill:
-    """What evaluating a prompt's beginning did: tokens reused (live context or a snapshot),
-    where they came from ("live", "memory", "disk" or ""), and tokens processed."""
-
-    total: int
-    reused: int = 0
-    source: str = ""
-    processed: int = 0
-    cancelled: bool = False
 
 
 class Engine:
@@ -422,7 +381,7 @@ class Engine:
         tokens = self.chat_tokens(messages)
         eos = self._formatter.eos_token
         return self._generate(tokens, params or SamplingParams(), [eos] if eos else [], json_schema,
-                              stable=self._chat_turn_boundary(messages, tokens))
+                              stable=chat_turn_boundary(messages, tokens, self.chat_tokens))
 
     def stream_completion(self, prompt: str, params: SamplingParams | None = None,
                           stop: list[str] | None = None, json_schema: dict | None = None
@@ -430,35 +389,7 @@ class Engine:
         """Stream the raw continuation of a text (BOS added as the model expects)."""
         tokens = self.completion_tokens(prompt)
         return self._generate(tokens, params or SamplingParams(), stop or [], json_schema,
-                              stable=self._text_turn_boundary(prompt, stop or [], tokens))
-
-    # -- the stable prefix -------------------------------------------------------------
-
-    def _chat_turn_boundary(self, messages: list[dict], tokens: list[int]) -> int:
-        """Where the newest question begins: what comes before it (system prompt, examples,
-        earlier turns) is what the next call shares. Found by rendering the same messages with
-        two different questions: their common tokens stop where the question starts, whatever
-        the template writes around it."""
-        last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=None)
-        if last_user is None:
-            return 0
-        before = messages[:last_user]
-        try:
-            a = self.chat_tokens([*before, {"role": "user", "content": "a"}])
-            b = self.chat_tokens([*before, {"role": "user", "content": "b"}])
-        except WorkbenchError:
-            return 0
-        return min(common_prefix(a, b), common_prefix(a, tokens))
-
-    def _text_turn_boundary(self, prompt: str, stop: list[str], tokens: list[int]) -> int:
-        """For a completion prompt, a turn begins where the model would have been stopped: the
-        stable prefix ends at the earliest of the stop strings' last occurrences (URIAL: the
-        newest `# Query`). A prompt with no stop strings (raw) has no stable prefix."""
-        ends = [prompt.rfind(s) for s in stop if s]
-        ends = [e for e in ends if e > 0]
-        if not ends:
-            return 0
-        return common_prefix(self.completion_tokens(prompt[:min(ends)]), tokens)
+                              stable=text_turn_boundary(prompt, stop or [], tokens, self.completion_tokens))
 
     # -- snapshots ---------------------------------------------------------------------
 

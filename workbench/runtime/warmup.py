@@ -9,7 +9,8 @@ from workbench.runtime.generation import prompt_tokens
 from workbench.runtime.prompt_cache import common_prefix
 
 if TYPE_CHECKING:  # only for type hints: importing it would load llama.cpp
-    from workbench.runtime.engine import Engine, Prefill
+    from workbench.runtime.engine import Engine
+    from workbench.runtime.prefill import Prefill
 
 
 def stable_prefix(engine: Engine, mode: str, messages: list[dict]) -> list[int]:

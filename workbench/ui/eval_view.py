@@ -6,13 +6,9 @@ evaluation runs on the engine thread as a worker Job that only generates and che
 are stored here, on the window's thread, which owns the database connection.
 """
 
-import itertools
-
-from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QKeySequence, QPainter, QPen, QShortcut
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QApplication,
     QComboBox,
     QDockWidget,
     QFileDialog,
@@ -26,7 +22,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
-    QTableWidget,
     QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
@@ -35,8 +30,16 @@ from PySide6.QtWidgets import (
 
 from workbench.errors import WorkbenchError
 from workbench.evals import runner
-from workbench.evals.report import cell_details, cell_state, rate_text
+from workbench.evals.report import cell_details
 from workbench.evals.results import EvalStore
+from workbench.evals.run_text import (
+    comparison_text,
+    finished_text,
+    history_line,
+    progress_text,
+    set_label,
+    set_name_of,
+)
 from workbench.evals.sets import (
     TestSetStore,
     case_from_cells,
@@ -46,76 +49,10 @@ from workbench.evals.sets import (
     read_set_file,
     write_set_text,
 )
+from workbench.ui.case_table import CaseTable
+from workbench.ui.pass_matrix import RunMatrix
+from workbench.ui.trend_chart import TrendChart
 from workbench.ui.worker import Job
-
-CASE_COLUMNS = ("Query", "Checks (kind: value | …)", "Ideal answer", "Split")
-# Translucent, so they read on light and dark bases alike.
-STATE_COLOURS = {"pass": QColor(46, 160, 67, 110), "fail": QColor(215, 58, 73, 110),
-                 "mixed": QColor(219, 171, 9, 120)}
-
-
-class TrendChart(QWidget):
-    """Pass rates of one version's runs over time, oldest left (QPainter; palette colours)."""
-
-    def __init__(self):
-        super().__init__()
-        self.setObjectName("evalTrend")
-        self.setMinimumHeight(90)
-        self.points: list[float] = []
-
-    def set_points(self, rates: list[float]) -> None:
-        self.points = rates[-30:]
-        self.update()
-
-    def paintEvent(self, event) -> None:
-        p = QPainter(self)
-        p.setRenderHint(QPainter.Antialiasing)
-        pal = self.palette()
-        r = self.rect().adjusted(28, 8, -8, -14)
-        p.setPen(QPen(pal.color(pal.ColorRole.Mid), 1))
-        p.drawRect(r)
-        p.setPen(pal.color(pal.ColorRole.WindowText))
-        p.drawText(2, r.top() + 10, "100%")
-        p.drawText(2, r.bottom(), "0%")
-        if not self.points:
-            p.drawText(r, Qt.AlignCenter, "no runs yet")
-            return
-        step = r.width() / max(1, len(self.points) - 1)
-        pts = [QPointF(r.left() + i * step if len(self.points) > 1 else r.center().x(),
-                       r.bottom() - rate * r.height()) for i, rate in enumerate(self.points)]
-        p.setPen(QPen(pal.color(pal.ColorRole.Highlight), 2))
-        for a, b in itertools.pairwise(pts):
-            p.drawLine(a, b)
-        p.setBrush(pal.color(pal.ColorRole.Highlight))
-        for pt in pts:
-            p.drawEllipse(pt, 3, 3)
-
-
-class CaseTable(QTableWidget):
-    """The test set's cases; Ctrl+V pastes rows copied from a spreadsheet.
-
-    Signals:
-        pasted(str): the clipboard's text, to become cases.
-    """
-
-    pasted = Signal(str)
-
-    def __init__(self):
-        super().__init__(0, len(CASE_COLUMNS))
-        self.setObjectName("evalCases")
-        self.setHorizontalHeaderLabels(CASE_COLUMNS)
-        self.horizontalHeader().setStretchLastSection(False)
-        self.setColumnWidth(0, 260)
-        self.setColumnWidth(1, 200)
-        self.setColumnWidth(2, 200)
-        self.setColumnWidth(3, 50)
-        self.setSelectionBehavior(QAbstractItemView.SelectRows)
-
-    def keyPressEvent(self, event) -> None:
-        if event.matches(QKeySequence.Paste) and self.state() != QAbstractItemView.EditingState:
-            self.pasted.emit(QApplication.clipboard().text())
-            return
-        super().keyPressEvent(event)
 
 
 class EvalView(QWidget):
@@ -212,9 +149,7 @@ class EvalView(QWidget):
         controls.addWidget(self.learn_button)
         controls.addStretch()
         choose.addLayout(controls)
-        self.matrix = QTableWidget(0, 0)
-        self.matrix.setObjectName("evalMatrix")
-        self.matrix.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.matrix = RunMatrix()
         self.summary = QLabel("")
         self.summary.setObjectName("evalSummary")
         self.summary.setWordWrap(True)
@@ -323,7 +258,7 @@ class EvalView(QWidget):
         self.set_combo.blockSignals(True)
         self.set_combo.clear()
         for s in self.sets.sets(self.document_id):
-            self.set_combo.addItem(f"{s['name']} ({s['cases']})", s["id"])
+            self.set_combo.addItem(set_label(s["name"], s["cases"]), s["id"])
         index = self.set_combo.findData(current)
         self.set_combo.setCurrentIndex(max(index, 0))
         self.set_combo.blockSignals(False)
@@ -364,6 +299,10 @@ class EvalView(QWidget):
     @property
     def set_id(self) -> int | None:
         return self.set_combo.currentData()
+
+    @property
+    def set_name(self) -> str:
+        return set_name_of(self.set_combo.currentText())
 
     def show_cases(self) -> None:
         self._loading = True
@@ -504,10 +443,9 @@ class EvalView(QWidget):
             variants = runner.variants_for(self.w.ws, self.document_id,
                                            ",".join(self._checked(self.variants)) or "draft",
                                            draft=self.w.session.document)
-            name = self.set_combo.currentText().rsplit(" (", 1)[0]
             plan = runner.plan(self.w.ws, variants, models, self.sets.tasks(self.set_id),
                                repeats=self.repeats.value(), seed=0, document_id=self.document_id,
-                               set_id=self.set_id, set_name=name,
+                               set_id=self.set_id, set_name=self.set_name,
                                mode=self.w.model_panel.mode.currentText())
         except WorkbenchError as e:
             self.say(str(e))
@@ -538,9 +476,7 @@ class EvalView(QWidget):
         if context is not self._token:
             return
         self.progress.setValue(report["done"])
-        left = int(report["eta_s"])
-        self.status.setText(f"{report['done']}/{report['total']} · {report['column']} · "
-                            f"about {left // 60}:{left % 60:02d} left")
+        self.status.setText(progress_text(report))
 
     def _finish(self) -> None:
         self._token = None
@@ -555,9 +491,7 @@ class EvalView(QWidget):
             self.results.save(result)
         except WorkbenchError as e:
             self.say(f"The results are shown but were not stored: {e}")
-        self.status.setText("Stopped: the cells that finished are shown." if result.status == "cancelled"
-                            else f"Done in {result.seconds:.1f} s; {result.reuse_share():.0%} of prompt "
-                                 "tokens came from the cache.")
+        self.status.setText(finished_text(result))
         self.show_result(result)
         self._show_history()
 
@@ -583,43 +517,10 @@ class EvalView(QWidget):
         result = self.result
         if result is None:
             return
-        cols, cases = result.plan.columns, result.plan.cases
         base = max(0, self.baseline.currentIndex())
-        compared = result.compare(base) if len(cols) > 1 else {}
-        regressed = {(j, i) for j, found in compared.items() for i in found["regressions"]}
-        self.matrix.clear()
-        self.matrix.setColumnCount(len(cols))
-        self.matrix.setRowCount(len(cases))
-        self.matrix.setHorizontalHeaderLabels(
-            [f"{c.label}\n{rate_text(result.column_stats(j))}" for j, c in enumerate(cols)])
-        # Rows are numbered as in the case table beside it; the question shows on hover.
-        for i, c in enumerate(cases):
-            header = QTableWidgetItem(str(i + 1))
-            header.setToolTip(c.query)
-            self.matrix.setVerticalHeaderItem(i, header)
-        bold = QFont(self.matrix.font())
-        bold.setBold(True)
-        for j in range(len(cols)):
-            for i in range(len(cases)):
-                cell = result.cells[j][i]
-                text = f"{cell.k}/{cell.n}"
-                item = QTableWidgetItem(("▼ " + text) if (j, i) in regressed else text)
-                item.setTextAlignment(Qt.AlignCenter)
-                state = cell_state(cell.k, cell.n)
-                if state in STATE_COLOURS:
-                    item.setBackground(QBrush(STATE_COLOURS[state]))
-                if (j, i) in regressed:
-                    item.setFont(bold)
-                    item.setToolTip(f"Regression: passed in {cols[base].label}, fails here")
-                self.matrix.setItem(i, j, item)
-        self.matrix.resizeColumnsToContents()
-        lines = []
-        for j, found in compared.items():
-            if found["regressions"] or found["fixes"]:
-                lines.append(f"{cols[j].label} vs {cols[base].label}: {len(found['regressions'])} "
-                             f"regression(s) {_cases(found['regressions'])}, {len(found['fixes'])} "
-                             f"fix(es) {_cases(found['fixes'])}")
-        self.summary.setText("\n".join(lines) or ("No regressions." if compared else ""))
+        compared = result.compare(base) if len(result.plan.columns) > 1 else {}
+        self.matrix.show_result(result, base, compared)
+        self.summary.setText(comparison_text([c.label for c in result.plan.columns], base, compared))
 
     def show_cell(self, row: int, column: int) -> None:
         if self.result is not None:
@@ -640,9 +541,7 @@ class EvalView(QWidget):
         self.trend.set_points([r["rate"] for r in rows])
         self.history.clear()
         for r in reversed(rows):
-            item = QListWidgetItem(f"run {r['run_id']} · {r['created'][:16].replace('T', ' ')} · "
-                                   f"{r['passed']}/{r['total']} ({r['rate']:.0%}) · {r['model_name']}"
-                                   f"{' · learn' if r['kind'] == 'learn' else ''}")
+            item = QListWidgetItem(history_line(r))
             item.setData(Qt.UserRole, r["run_id"])
             self.history.addItem(item)
 
@@ -650,18 +549,3 @@ class EvalView(QWidget):
         """A stored run back in the matrix."""
         self.show_result(self.results.load(item.data(Qt.UserRole)))
 
-
-def _cases(indices: list[int]) -> str:
-    return "(" + ", ".join(f"#{i + 1}" for i in indices[:10]) + (" …" if len(indices) > 10 else "") + ")" \
-        if indices else ""
-
-
-def add_eval_view(window) -> QDockWidget:
-    """Create the dock (objectName evalViewDock, its widget evalView), add it to window, return it."""
-    dock = QDockWidget("Evaluate", window)
-    dock.setObjectName("evalViewDock")
-    view = EvalView(window)
-    dock.setWidget(view)
-    window.addDockWidget(Qt.BottomDockWidgetArea, dock)
-    dock.visibilityChanged.connect(lambda visible: visible and not view.busy and view.refresh())
-    return dock

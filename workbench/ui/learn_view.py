@@ -8,12 +8,10 @@ their thread); the report comes back here, where the stored runs are read and sh
 
 import copy
 import html
-from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
@@ -23,7 +21,6 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QSplitter,
     QTableWidget,
-    QTableWidgetItem,
     QTextBrowser,
     QTreeWidget,
     QTreeWidgetItem,
@@ -32,8 +29,23 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.errors import WorkbenchError
-from workbench.evals.learn import Candidate, Learner, LearnReport, split_tasks
-from workbench.evals.report import cell_state
+from workbench.evals.learn import Learner, split_tasks
+from workbench.evals.learn_report import Candidate, LearnReport
+from workbench.evals.learn_text import (
+    INTRO,
+    QuestionRow,
+    candidate_html,
+    candidate_row_html,
+    decision_text,
+    finished_text,
+    no_lesson_html,
+    question_html,
+    question_rows,
+    report_runs,
+    set_aside,
+    summary_text,
+    waiting_count,
+)
 from workbench.evals.results import EvalStore
 from workbench.evals.runner import EvalResult
 from workbench.evals.tasks import Task
@@ -42,137 +54,15 @@ from workbench.runtime.engines import open_engine
 from workbench.runtime.generation import choose_mode
 from workbench.runtime.params import LoadOptions
 from workbench.ui import palette
-from workbench.ui.eval_view import STATE_COLOURS
 from workbench.ui.layout import button_row
 from workbench.ui.notebook_panel import SOURCE_WORDS, HtmlDelegate
 from workbench.ui.palette import c
+from workbench.ui.pass_matrix import BeforeAfterMatrix
 from workbench.ui.worker import Job
 from workbench.workspace import Workspace
 
 MAX_ROUNDS = 5
-PLACEMENT_WORDS = {"pinned": "always in the prompt", "retrieved": "only with questions it matches"}
-SHORT_PLACEMENT = {"pinned": "in every prompt", "retrieved": "when relevant"}
-AUTHOR_WORDS = {"model": "phrased by the teacher model", "tasks": "built from the test set's checks "
-                "and ideal answers", "user": "written by you"}
-INTRO = ("Learning tries lessons on this set's train questions and keeps those that make more of "
-         "them pass without breaking one that passed. The test questions, never learned from, show "
-         "whether the lessons carry over. Each kept lesson waits here for you to accept or reject.")
 
-
-# -- what the view shows, in words (Qt-free) ---------------------------------------------------
-
-@dataclass
-class QuestionRow:
-    """One test question across the runs: passed (or None: not answered) and the answers."""
-
-    query: str
-    passed: list[bool | None]
-    answers: list[str]
-
-    @property
-    def change(self) -> str:
-        """fixed (failed before, passes at the end), broken (the reverse), or empty: no change."""
-        first, last = self.passed[0], self.passed[-1]
-        if first is None or last is None or first == last or len(self.passed) < 2:
-            return ""
-        return "fixed" if last else "broken"
-
-
-def question_rows(runs: list[EvalResult]) -> list[QuestionRow]:
-    """The first run's questions, each with its outcome in every run (matched by the question)."""
-    if not runs:
-        return []
-    rows = []
-    for i, case in enumerate(runs[0].plan.cases):
-        passed, answers = [], []
-        for run in runs:
-            j = next((k for k, t in enumerate(run.plan.cases) if t.query == case.query), i)
-            cell = run.cells[0][j] if run.cells and j < len(run.cells[0]) else None
-            done = cell is not None and cell.n > 0
-            passed.append(cell.passed if done else None)
-            answers.append(cell.output if done else "")
-        rows.append(QuestionRow(case.query, passed, answers))
-    return rows
-
-
-def figures_text(cand: Candidate) -> str:
-    """Train questions passed without → with the lesson, and how many it gained and lost."""
-    return (f"{cand.train_before} → {cand.train_after} of {cand.train_total} "
-            f"(+{len(cand.gained)} −{len(cand.lost)})")
-
-
-def decision_text(cand: Candidate, status: str | None, lesson_id: int | None = None) -> str:
-    """What became of a lesson tried: status is its proposal's, once the user decided."""
-    if cand.decision == "proposed":
-        if status == "accepted":
-            return f"Accepted: lesson #{lesson_id}" if lesson_id else "Accepted"
-        if status == "rejected":
-            return "Rejected by you"
-        return "Waits for you"
-    if cand.decision == "accepted":
-        return f"Added: lesson #{cand.lesson_id}" if cand.lesson_id else "Added"
-    if cand.decision == "rejected":
-        return "Not kept"
-    if cand.decision == "replaced":
-        return "Replaced by a later version"
-    if cand.decision == "kept":  # validated, but learning stopped before it became a proposal
-        return "Helped, not proposed (stopped)"
-    return cand.decision or "Not decided"
-
-
-def action_text(cand: Candidate) -> str:
-    if cand.action == "edit" and cand.related_id:
-        return f"a rewrite of lesson #{cand.related_id}"
-    if cand.action == "merge" and cand.related_id:
-        return f"lesson #{cand.related_id} merged with a new one"
-    return "a new lesson"
-
-
-def candidate_html(cand: Candidate, status: str | None, lesson_id: int | None) -> str:
-    """A lesson tried, in full: rule, demonstration, where it goes, evidence and the decision."""
-    e = html.escape
-    parts = [f"<p><b>{e(cand.rule)}</b></p>"]
-    if cand.demo:
-        parts.append(f"<p>Shown as an example exchange:<br><i>{e(cand.demo[0])}</i><br>"
-                     f"→ {e(cand.demo[1])}</p>")
-    where = PLACEMENT_WORDS.get(cand.placement, cand.placement)
-    cost = f", {cand.prompt_tokens} tokens" if cand.prompt_tokens else ""
-    parts.append(f"<p>{e(action_text(cand)).capitalize()}, {e(AUTHOR_WORDS.get(cand.author, cand.author))}; "
-                 f"{e(where)}{cost}."
-                 + (f" For: {e(cand.situation)}." if cand.situation else "") + "</p>")
-    parts.append(f"<p>Train questions passed: <b>{cand.train_before} → {cand.train_after}</b> "
-                 f"of {cand.train_total}"
-                 + (f" (checks: {e(cand.convention)})" if getattr(cand, "convention", "") else "") + ".</p>")
-    tries = [t for t in getattr(cand, "demo_tries", []) if isinstance(t, dict) and t.get("query")]
-    if len(tries) > 1:  # the demonstration was chosen by what helped most
-        items = "".join(f"<li>{e(t['query'])}: {t.get('passed', 0)} of {t.get('of', 0)} pass</li>"
-                        for t in tries[:6])
-        parts.append(f"<p>Example exchanges tried (the best is kept):</p><ul>{items}</ul>")
-    for title, queries, colour in (("Now pass", cand.gained, "success"), ("Now fail", cand.lost, "error")):
-        if queries:
-            own = cand.demo[0] if cand.demo else None  # passing by copying its example proves little
-            items = "".join(f"<li>{e(q)}{' (its example’s own question)' if q == own else ''}</li>"
-                            for q in queries[:12])
-            more = f"<li>… and {len(queries) - 12} more</li>" if len(queries) > 12 else ""
-            parts.append(f'<p style="color:{c(colour)}">{title}:</p><ul>{items}{more}</ul>')
-    parts.append(f"<p><b>{e(decision_text(cand, status, lesson_id))}</b>"
-                 + (f": {e(cand.why)}" if cand.why else "") + "</p>")
-    return "".join(parts)
-
-
-def summary_text(report: LearnReport, rows: list[QuestionRow]) -> str:
-    fixed = sum(r.change == "fixed" for r in rows)
-    broken = sum(r.change == "broken" for r in rows)
-    last = report.rounds[-1] if report.rounds else None
-    if last is None:
-        return (f"“{report.tasks}”: test questions passed before learning: {report.baseline_passed}/{report.n_test}. "
-                "No round finished.")
-    return (f"“{report.tasks}”: test questions passed {report.baseline_passed}/{report.n_test} before → "
-            f"{last.test_passed}/{last.test_total} with the proposed lessons; {fixed} now pass, "
-            f"{broken} now fail. Prompt: {report.baseline_prompt_tokens} → {last.prompt_tokens} tokens.")
-
-
-# -- the view ---------------------------------------------------------------------------------
 
 class LearnView(QWidget):
     """Args:
@@ -240,13 +130,7 @@ class LearnView(QWidget):
         row.addWidget(self.progress, 1)
         row.addWidget(self.stage, 4)
 
-        self.matrix = QTableWidget(0, 0)
-        self.matrix.setObjectName("learnMatrix")
-        self.matrix.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.matrix.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.matrix.setWordWrap(False)
-        self.matrix.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
-        self.matrix.horizontalHeader().setMinimumSectionSize(40)
+        self.matrix = BeforeAfterMatrix()
         left = _column(QLabel("Test questions (never learned from)"), self.matrix)
 
         self.candidates = QTreeWidget()
@@ -350,7 +234,7 @@ class LearnView(QWidget):
             self.warn("Choose or import a test set first.")
             return False
         tasks = self.ev.sets.tasks(set_id)
-        name = self.ev.set_combo.currentText().rsplit(" (", 1)[0]
+        name = self.ev.set_name
         if not tasks:
             self.warn(f"The test set “{name}” has no cases: add questions with their checks first.")
             return False
@@ -405,13 +289,10 @@ class LearnView(QWidget):
         self.show_report(report)
         self.w.notebook.refresh()  # the proposals were written on the engine thread
         self.ev._show_history()
-        waiting = sum(cand.decision == "proposed" for cand in report.candidates)
-        head = "Stopped: what finished is shown." if stopped else "Learning finished."
-        tail = (f"{waiting} lesson{'s' if waiting != 1 else ''} wait{'s' if waiting == 1 else ''} "
-                "for you: accept or reject each." if waiting else "No lesson helped enough to propose.")
+        head, tail = finished_text(report, stopped)
         self.stage.setText(f"{head} {self.summary} {tail}")
         if not stopped:
-            self.w.notify(f"{head} {tail}", "success" if waiting else "info")
+            self.w.notify(f"{head} {tail}", "success" if waiting_count(report) else "info")
 
     def _job_failed(self, context, message: str) -> None:
         if context is not self._token:
@@ -426,12 +307,8 @@ class LearnView(QWidget):
         """The report's stored runs as the before/after matrix, and its lessons tried."""
         self.report = report
         store = EvalStore(self.w.ws.db)
-        ids = [("Before", report.baseline_run_id)] + [
-            (f"Round {r.round}" if len(report.rounds) > 1 else "After", r.run_id) for r in report.rounds]
         self.runs, self.labels = [], []
-        for label, run_id in ids:
-            if run_id is None:
-                continue
+        for label, run_id in report_runs(report):
             try:
                 self.runs.append(store.load(run_id))
             except WorkbenchError:
@@ -449,46 +326,8 @@ class LearnView(QWidget):
     def _show_report(self) -> None:
         if self.report is None:
             return
-        self._show_matrix()
+        self.matrix.show_rows(self.rows, self.labels, self.runs)
         self._show_candidates()
-
-    def _show_matrix(self) -> None:
-        self.matrix.clear()
-        self.matrix.setColumnCount(1 + len(self.runs))
-        self.matrix.setRowCount(len(self.rows))
-        headers = ["question"]
-        for label, run in zip(self.labels, self.runs):
-            s = run.column_stats(0)
-            headers.append(f"{label}\n{s['passed']}/{s['total']}")
-        self.matrix.setHorizontalHeaderLabels(headers)
-        bold = QFont(self.matrix.font())
-        bold.setBold(True)
-        for i, row in enumerate(self.rows):
-            q = QTableWidgetItem(row.query)
-            q.setToolTip(row.query)
-            if row.change:
-                q.setFont(bold)
-            self.matrix.setItem(i, 0, q)
-            for j, (passed, answer) in enumerate(zip(row.passed, row.answers)):
-                last = j == len(row.passed) - 1
-                if passed is None:
-                    text = "–"
-                elif last and row.change:
-                    text = "▲ pass" if passed else "▼ fail"  # changed: fixed or broken
-                else:
-                    text = "✓ pass" if passed else "✗ fail"
-                item = QTableWidgetItem(text)
-                item.setTextAlignment(Qt.AlignCenter)
-                if passed is not None:
-                    item.setBackground(QBrush(STATE_COLOURS[cell_state(int(passed), 1)]))
-                if last and row.change:
-                    item.setFont(bold)
-                item.setToolTip(answer or "not answered")
-                self.matrix.setItem(i, 1 + j, item)
-        header = self.matrix.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.Stretch)  # the question takes what is left
-        for j in range(1, self.matrix.columnCount()):
-            header.setSectionResizeMode(j, QHeaderView.ResizeToContents)
 
     def _status(self, cand: Candidate) -> str | None:
         """The proposal's status now (the notebook panel may have decided it meanwhile)."""
@@ -506,14 +345,9 @@ class LearnView(QWidget):
         for k, cand in enumerate(self.report.candidates):
             status = self._status(cand)
             decided = self._decided.get(cand.proposal_id) if cand.proposal_id else None
-            greyed = cand.decision in ("rejected", "replaced") or status == "rejected"
+            greyed = set_aside(cand, status)
             # The rule, then its figures on a second, fainter line: the rule gets the width.
-            example = " · with an example" if cand.demo else ""
-            where = SHORT_PLACEMENT.get(cand.placement, cand.placement)
-            text = (f'{html.escape(cand.rule)}<br><span style="color:{c("faint")}">train '
-                    f"{figures_text(cand)} · {where}{example}</span>")
-            if greyed:
-                text = f'<span style="color:{c("faint")}">{text}</span>'
+            text = candidate_row_html(cand, status, palette.current())
             item = QTreeWidgetItem([text, decision_text(cand, status, decided)])
             item.setData(0, Qt.UserRole, k)
             item.setToolTip(0, cand.rule)
@@ -527,9 +361,7 @@ class LearnView(QWidget):
             self.candidates.setCurrentItem(self.candidates.topLevelItem(
                 min(current, len(self.report.candidates) - 1)))
         else:
-            why = self.report.notes[0] if self.report.notes else ("every train question passed, or "
-                                                                 "none could be turned into a lesson.")
-            self.details.setHtml(f"<p>No lesson was tried: {html.escape(why)}</p>")
+            self.details.setHtml(no_lesson_html(self.report))
         self._enable_decisions()
 
     def current_candidate(self) -> Candidate | None:
@@ -542,20 +374,13 @@ class LearnView(QWidget):
         cand = self.current_candidate()
         if cand is not None:
             self.details.setHtml(candidate_html(cand, self._status(cand),
-                                                self._decided.get(cand.proposal_id)))
+                                                self._decided.get(cand.proposal_id), palette.current()))
         self._enable_decisions()
 
     def _show_question(self, row: int) -> None:
         if not 0 <= row < len(self.rows):
             return
-        r = self.rows[row]
-        parts = [f"<p><b>{html.escape(r.query)}</b></p>"]
-        for label, passed, answer in zip(self.labels, r.passed, r.answers):
-            verdict = "not answered" if passed is None else "passes" if passed else "fails"
-            colour = c("muted") if passed is None else c("success") if passed else c("error")
-            parts.append(f'<p><span style="color:{colour}">{html.escape(label)}: {verdict}</span><br>'
-                         f"{html.escape(answer)}</p>")
-        self.details.setHtml("".join(parts))
+        self.details.setHtml(question_html(self.rows[row], self.labels, palette.current()))
 
     def _enable_decisions(self) -> None:
         cand = self.current_candidate()

@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.errors import ModelFileError
-from workbench.runtime.engine import default_threads
 from workbench.runtime.engines import display_name
 from workbench.runtime.generation import MODE_CHOICES
+from workbench.runtime.host import default_threads
 from workbench.runtime.models import ModelInfo, human_size, list_models, read_model_info
 from workbench.runtime.params import LoadOptions
 from workbench.runtime.remote import is_remote

@@ -82,7 +82,7 @@ class EngineWorker(QObject):
         jobDone(object, object): a Job's context and its result.
         jobFailed(object, str): a Job's context and a message for the user.
         warmProgress(int, int): a warm-up's tokens evaluated, of total.
-        warmed(object): a warm-up ended (an engine.Prefill; .cancelled when it was stopped).
+        warmed(object): a warm-up ended (a prefill.Prefill; .cancelled when it was stopped).
         warmFailed(str): a warm-up failed; a message for the user.
     """
 
