@@ -497,3 +497,10 @@ def m013_add_message_accepted(db):
     # command-line chat stores its answer unreviewed), NULL not known (stored before this).
     # Fine-tuning trains only on accepted answers.
     db["messages"].add_column("accepted", int)
+
+
+@migrations()
+def m014_index_trash_deleted(db):
+    # Every open asks whether anything in the trash is past its retention: one index lookup,
+    # however full the trash.
+    db["trash"].create_index(["deleted"])

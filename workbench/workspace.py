@@ -11,7 +11,7 @@ from workbench.db import open_db
 from workbench.notebook.lessons import Notebook
 from workbench.prompt.compose import Composition, compose
 from workbench.prompt.document import PromptDocument
-from workbench.prompt.store import PromptStore
+from workbench.prompt.store import PromptStore, trash_due
 
 
 def approx_tokens(text: str) -> int:
@@ -49,7 +49,12 @@ class Workspace:
     @classmethod
     def open(cls, path: str | Path | None = None) -> "Workspace":
         db = open_db(path)
-        return cls(PromptStore(db), ConversationStore(db), RunLog(db), Notebook(db))
+        ws = cls(PromptStore(db), ConversationStore(db), RunLog(db), Notebook(db))
+        days = trash_due(db)  # one indexed query; the purge (and its imports) only when due
+        if days:
+            from workbench.chat.library import purge_at_open  # it imports this module
+            purge_at_open(ws, days)
+        return ws
 
     @property
     def db(self):

@@ -1,5 +1,6 @@
 """Conversations as trees of messages: edit, delete, fork at any message, switch branches."""
 
+import json
 from dataclasses import dataclass
 
 from workbench.db import WorkbenchDatabase, get_row, now
@@ -186,6 +187,22 @@ class ConversationStore:
                 raise WorkbenchError(f"Trash entry {trash_id} holds a {entry['kind']}, not messages.")
             mark_restored(self.db, trash_id)
         return cid
+
+    def purge(self, conversation_ids: list[int], message_entries: list[int]) -> tuple[int, int, int]:
+        """Remove trashed conversations for good (conversation_ids: those of trashed documents
+        too) with their messages and their runs, and the messages of trash entries
+        message_entries; returns (conversations, messages, runs) removed. Call inside the
+        purging write; the full-text index follows by its triggers."""
+        convs, entries = [json.dumps(conversation_ids)], [json.dumps(message_entries)]
+        of_convs = "conversation_id in (select value from json_each(?))"
+        # The run log goes with its conversation: each run holds the conversation's messages.
+        runs = self.db.execute(f"delete from runs where {of_convs}", convs).rowcount
+        messages = self.db.execute(f"delete from messages where {of_convs}", convs).rowcount
+        messages += self.db.execute("delete from messages where trash_id is not null and trash_id in "
+                                    "(select value from json_each(?))", entries).rowcount
+        n = self.db.execute("delete from conversations where id in (select value from json_each(?))",
+                            convs).rowcount
+        return n, messages, runs
 
     def siblings(self, message_id: int) -> list[int]:
         """The alternatives at this point of the conversation (including itself), oldest first."""

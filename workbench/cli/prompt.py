@@ -92,8 +92,15 @@ def register(sub) -> None:
     a.set_defaults(func=cmd_delete)
 
     a = ps.add_parser("trash", help="what was deleted in the window (prompts, conversations, "
-                      "messages) and can still be restored, newest first")
+                      "messages) and can still be restored, newest first; --empty removes it "
+                      "all for good",
+                      description="Deleted things stay restorable for 30 days (WORKBENCH_TRASH_DAYS "
+                      "sets the number of days, 0 keeps them until the trash is emptied), then "
+                      "are removed for good the next time the workbench opens.")
     a.add_argument("--json", action="store_true")
+    a.add_argument("--empty", action="store_true", help="remove everything in the trash for good "
+                   "(a prompt with its versions, runs and conversations; a conversation with its "
+                   "messages and runs); this cannot be undone")
     a.set_defaults(func=cmd_trash)
 
     a = ps.add_parser("undelete", help="restore trash entry ID (see `workbench prompt trash`) "
@@ -300,11 +307,27 @@ TRASH_KINDS = {"document": "prompt", "conversation": "conversation", "messages":
 
 
 def cmd_trash(args) -> int:
+    from dataclasses import asdict
+
     from workbench.chat.library import Library
-    return show_rows(Library(open_workspace()).trash(limit=1000), args.json,
-                     lambda e: f"{e['id']:<5} {e['deleted']}  {TRASH_KINDS[e['kind']]:<12} "
-                               f"{e['title']}",
-                     "The trash is empty.")
+    library = Library(open_workspace())
+    if args.empty:
+        purged = library.empty_trash()
+        if args.json:
+            print(json.dumps(asdict(purged), indent=2, ensure_ascii=False))
+        print(f"Removed for good: {purged}." if purged.entries else "The trash was already empty.",
+              file=sys.stderr)
+        if purged.kept:
+            print(f"Kept the prompt “{purged.kept}” in the trash: it is the only prompt left "
+                  "(restore it, or create another prompt first).", file=sys.stderr)
+        return 0
+    entries = library.trash(limit=1000)
+    show_rows(entries, args.json,
+              lambda e: f"{e['id']:<5} {e['deleted']}  {TRASH_KINDS[e['kind']]:<12} {e['title']}",
+              "The trash is empty.")
+    if entries and not args.json:
+        print(library.retention(), file=sys.stderr)
+    return 0
 
 
 def cmd_undelete(args) -> int:

@@ -2,13 +2,20 @@
 
 import difflib
 import json
+import os
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from workbench.db import WorkbenchDatabase, get_row, now
 from workbench.errors import WorkbenchError
 from workbench.prompt.document import PromptDocument
 
 ACTIVE_KEY = "active_document"
+# Days a deleted thing stays in the trash, restorable, before it is removed for good when a
+# workspace opens (as desktop trashes and Slack/Notion do); the variable overrides it, 0 keeps
+# everything.
+TRASH_DAYS = 30
+TRASH_DAYS_ENV = "WORKBENCH_TRASH_DAYS"
 
 
 @dataclass(frozen=True)
@@ -132,6 +139,35 @@ class PromptStore:
             trash_id = to_trash(self.db, "document", doc_id, name, {"was_active": was_active})
             self.db["documents"].update(doc_id, {"trash_id": trash_id})
             return trash_id, self._active_or_newest()
+
+    def purge(self, doc_ids: list[int]) -> tuple[int, int]:
+        """Remove trashed documents for good, with their versions, runs, test sets and
+        evaluations; returns (versions, runs) removed. Call inside the purging write (their
+        conversations are the conversation store's to remove)."""
+        # Only trashed ones: whatever the caller passed, a live document is never touched here.
+        doc_ids = [r["id"] for r in self.db.query(
+            "select id from documents where trash_id is not null and id in "
+            "(select value from json_each(?))", [json.dumps(doc_ids)])]
+        if not doc_ids:
+            return 0, 0
+        ids = [json.dumps(doc_ids)]
+        docs = "(select value from json_each(?))"
+        evals = f"(select id from eval_runs where document_id in {docs})"
+        sets = f"(select id from test_sets where document_id in {docs})"
+        for sql in (f"delete from eval_cells where run_id in {evals}",
+                    f"delete from eval_columns where run_id in {evals}",
+                    f"delete from eval_runs where document_id in {docs}",
+                    f"delete from test_cases where set_id in {sets}",
+                    f"delete from test_sets where document_id in {docs}"):
+            self.db.execute(sql, ids)
+        runs = self.db.execute(f"delete from runs where document_id in {docs}", ids).rowcount
+        versions = self.db.execute(f"delete from versions where document_id in {docs}", ids).rowcount
+        self.db.execute(f"delete from documents where id in {docs}", ids)
+        rows = list(self.db["settings"].rows_where("key = ?", [ACTIVE_KEY]))
+        if rows and int(rows[0]["value"]) in doc_ids and self.db["documents"].count_where(
+                "trash_id is null"):
+            self._active_or_newest()
+        return versions, runs
 
     def undelete(self, trash_id: int) -> int:
         """Bring a document back from the trash (active again if it was); returns its id."""
@@ -273,7 +309,12 @@ def to_trash(db: WorkbenchDatabase, kind: str, item_id: int, title: str, state: 
 
 def trash_entry(db: WorkbenchDatabase, trash_id: int, kind: str | None = None) -> dict:
     """A trash entry (state decoded); WorkbenchError when there is none, or it was restored."""
-    entry = get_row(db, "trash", trash_id, f"trash entry {trash_id}")
+    try:
+        entry = get_row(db, "trash", trash_id, f"trash entry {trash_id}")
+    except WorkbenchError:
+        raise WorkbenchError(f"There is no trash entry {trash_id}: it may have been removed for "
+                             "good (the trash was emptied, or it was deleted long ago). "
+                             "`workbench prompt trash` lists what can be restored.") from None
     if kind is not None and entry["kind"] != kind:
         raise WorkbenchError(f"Trash entry {trash_id} holds a {entry['kind']}, not a {kind}.")
     if entry["restored"] == "deleted for good":
@@ -286,3 +327,42 @@ def trash_entry(db: WorkbenchDatabase, trash_id: int, kind: str | None = None) -
 
 def mark_restored(db: WorkbenchDatabase, trash_id: int) -> None:
     db["trash"].update(trash_id, {"restored": now()})
+
+
+def trash_days() -> int:
+    """Days the trash keeps things (WORKBENCH_TRASH_DAYS, else TRASH_DAYS); 0: for ever.
+    WorkbenchError when the variable is not a whole number of days."""
+    text = os.environ.get(TRASH_DAYS_ENV, "").strip()
+    if not text:
+        return TRASH_DAYS
+    try:
+        days = int(text)
+    except ValueError:
+        days = -1
+    if days < 0:
+        raise WorkbenchError(f"{TRASH_DAYS_ENV} is a whole number of days to keep deleted things "
+                             f"(0 keeps them for ever), not {text!r}; nothing is removed from the "
+                             "trash automatically until it is fixed.")
+    return days
+
+
+def trash_due(db: WorkbenchDatabase) -> int | None:
+    """The retention in days when the trash holds something past it and can be emptied now,
+    else None: one indexed query, cheap enough for every open. A bad WORKBENCH_TRASH_DAYS
+    removes nothing (the trash listing says why)."""
+    try:
+        days = trash_days()
+    except WorkbenchError:
+        return None
+    if not days or db.read_only:
+        return None
+    row = db.execute("select 1 from trash where deleted < ? limit 1", [trash_cutoff(days)]).fetchone()
+    return days if row else None
+
+
+def trash_cutoff(days: int) -> str:
+    """The deletion time (as stored) before which entries are past a retention of days."""
+    try:
+        return (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
+    except OverflowError:  # longer than the calendar goes back: nothing is that old
+        return ""

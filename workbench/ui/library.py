@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMenu,
+    QMessageBox,
     QSplitter,
     QStyle,
     QToolButton,
@@ -488,10 +489,40 @@ class LibraryPanel(QWidget):
         entries = self.library.trash()
         if not entries:
             self.trash_menu.addAction("The trash is empty").setEnabled(False)
+            return
         label = {"document": "prompt", "conversation": "conversation", "messages": "message"}
         for e in entries:
             text = f"Restore {label[e['kind']]} “{e['title']}” · deleted {when(e['deleted'])}"
             self.trash_menu.addAction(text, lambda t=e["id"]: self.restore(t))
+        self.trash_menu.addSeparator()
+        self.trash_menu.addAction(self.library.retention()).setEnabled(False)
+        self.empty_trash_action = self.trash_menu.addAction("Empty trash…", self.empty_trash)
+
+    def empty_trash(self) -> bool:
+        """Remove everything in the trash for good, once the user confirms."""
+        box = QMessageBox(QMessageBox.Warning, "Empty the trash",
+                          "Remove everything in the trash for good?", parent=self)
+        box.setObjectName("emptyTrashConfirm")
+        box.setInformativeText("Deleted prompts (with their versions, runs and conversations), "
+                               "conversations and messages are removed. This cannot be undone.")
+        empty = box.addButton("Empty trash", QMessageBox.DestructiveRole)
+        box.setDefaultButton(box.addButton(QMessageBox.Cancel))
+        box.exec()
+        if box.clickedButton() is not empty:
+            return False
+        w = self.w
+        try:
+            purged = self.library.empty_trash()
+        except WorkbenchError as e:
+            w.notify(f"The trash was not emptied: {e}", "error")
+            return False
+        self.refresh()
+        if purged.kept:
+            w.notify(f"Removed for good: {purged}. The prompt “{purged.kept}” stays in the trash: "
+                     "it is the only prompt left.", "warning")
+        else:
+            w.notify(f"Removed for good: {purged}.", "success")
+        return True
 
 
 def add_library(window) -> QDockWidget:
