@@ -85,6 +85,25 @@ def test_the_window_fits_a_laptop_and_the_editor_gets_the_room(qtbot, window_fac
     assert not w.prompt.tabs.isVisible()
 
 
+def test_at_its_smallest_the_window_draws_no_widget_over_another(qtbot, window_factory):
+    w = window_factory(size=LAPTOP)
+    w.model_dock.raise_()  # as a user left it; the Model panel is the widest dock content
+    w.resize(600, 400)  # smaller than it allows: it stops at its minimum
+    settle(qtbot)
+    assert w.width() <= 1280 and w.height() <= 720 and w.size() == w.minimumSize()
+    panes = {"prompt": (w.prompt, [*w.prompt.page_buttons, w.prompt.budget, w.prompt.rename_button,
+                                   w.prompt.insert_button]),
+             "chat": (w.chat, [w.send_button, w.stop_button, w.regen_button, w.input]),
+             "candidates": (w.right, [w.compare, w.sampling.samples, w.vote_switch])}
+    areas = {name: rect_in(w, pane) for name, (pane, _) in panes.items()}
+    for name, (pane, widgets) in panes.items():
+        for widget in widgets:
+            r = rect_in(w, widget)
+            assert areas[name].contains(r), (name, widget.objectName() or widget.text())
+            assert widget.width() >= widget.minimumSizeHint().width(), widget.objectName()
+    assert not areas["prompt"].intersects(areas["chat"]) and not areas["chat"].intersects(areas["candidates"])
+
+
 def test_a_big_screen_gives_the_panes_more_room(qtbot, window_factory):
     w = window_factory(size=DESKTOP)
     assert w.prompt.editor.height() >= 0.45 * w.height()

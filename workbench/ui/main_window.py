@@ -37,7 +37,6 @@ from workbench.ui.worker import EngineWorker
 AUTOSAVE_MS = 400  # killing the app loses at most this much typing (target: under 1 s)
 RECOMPOSE_MS = 150
 RETRY_SAVE_MS = 3000
-MIN_SIZE = (1024, 640)  # fits a 1280x720 screen with room for the desktop's own bars
 LAYOUT_VERSION = 2  # window state saved by an older layout is not restored
 THEMES = ("system", "light", "dark")
 
@@ -122,8 +121,9 @@ class MainWindow(QMainWindow):
         for w, stretch in ((self.prompt, 4), (self.chat, 3), (self.right, 4)):
             self.splitter.addWidget(w)
             self.splitter.setStretchFactor(self.splitter.count() - 1, stretch)
-        for w, least in ((self.prompt, 300), (self.chat, 260), (self.right, 290)):
-            w.setMinimumWidth(least)
+        # The prompt and candidates panes are as narrow as their controls allow (their own hint,
+        # styled): a fixed minimum below it let their widgets be drawn over the next pane's.
+        self.chat.setMinimumWidth(260)  # room for the conversation's text, more than its controls
         central = QWidget()
         c = QVBoxLayout(central)
         c.setContentsMargins(4, 2, 4, 0)
@@ -172,7 +172,9 @@ class MainWindow(QMainWindow):
                                  ("Bring back the previous candidates", "Ctrl+Shift+Z",
                                   self.restore_candidates)))
         self._build_view_menu()
-        self.setMinimumSize(*MIN_SIZE)
+        # No minimum of our own: one below what the panes and docks need (it overrides the
+        # layout's) let a small window draw widgets over each other. The layout's is under
+        # 1280x720 with the default docks.
 
     def _make_eval_view(self):
         from workbench.ui.eval_view import EvalView  # with the evaluations package: when opened

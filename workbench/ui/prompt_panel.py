@@ -101,7 +101,7 @@ class PromptPanel(QWidget):
         # The section tools sit beside the strip, two by two: no row of their own.
         tools = QGridLayout()
         tools.setSpacing(0)
-        for n, (text, tip, slot) in enumerate((("+", "Add a section", self.add_section),
+        for n, (text, tip, slot) in enumerate((("+", "Add a section", lambda: self.add_section()),
                                                ("−", "Remove the section", self.remove_section),
                                                ("←", "Move earlier", lambda: self.move_section(-1)),
                                                ("→", "Move later", lambda: self.move_section(1)))):
@@ -281,6 +281,7 @@ class PromptPanel(QWidget):
             self.name.setText(text)
             self.renamed.emit(text)
             self._emit()
+        self.name.setCursorPosition(0)
 
     def keyPressEvent(self, event) -> None:
         if event.key() == Qt.Key_Escape and not self.name.isReadOnly():
@@ -337,6 +338,7 @@ class PromptPanel(QWidget):
         self._loading = True
         self.doc = doc
         self.name.setText(doc.name)
+        self.name.setCursorPosition(0)  # a long name shows its beginning, not its end
         self.sections.clear()
         for s in doc.sections:
             item = QListWidgetItem(s.name)
