@@ -19,6 +19,7 @@ os.environ["WORKBENCH_MODELS"] = "/somewhere/else"
 print(json.dumps({"file": workbench.__file__, "urial": len(UrialTemplate.default().examples),
                   "reflection": len(PROMPT_RESOURCE.read_text()),
                   "tasks": len(load_tasks(resource_path("tasks", "house_conventions.jsonl"))),
+                  "check_mark": resource_path("check.svg").read_text().startswith("<svg"),
                   "models": before, "models_env": str(models_dir())}))
 """
 
@@ -36,7 +37,7 @@ def test_the_wheel_carries_resources_and_an_installed_copy_uses_them(tmp_path, w
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout)
     assert got["file"].startswith(str(target))  # the installed copy, not the checkout
-    assert got["urial"] >= 3 and got["reflection"] > 100 and got["tasks"] == 48
+    assert got["urial"] >= 3 and got["reflection"] > 100 and got["tasks"] == 48 and got["check_mark"]
     # Installed away from a checkout, models live in the data folder unless WORKBENCH_MODELS says.
     assert got["models"] == str(workbench_home / "models")
     assert got["models_env"] == "/somewhere/else"

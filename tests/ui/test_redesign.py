@@ -411,6 +411,17 @@ def test_a_window_opened_in_dark_mode_is_dark_from_its_first_paint(qtbot, window
     assert palette.DARK["window"].lower() in QApplication.instance().styleSheet().lower()
 
 
+def test_a_ticked_box_shows_a_tick_in_both_schemes(qtbot, window_factory):
+    from PySide6.QtGui import QImage
+    w = window_factory()
+    for dark in (False, True):
+        palette.apply(dark)
+        checked = QApplication.instance().styleSheet().split("::indicator:checked", 1)[1].split("}", 1)[0]
+        path = checked.split('image: url("', 1)[1].split('")', 1)[0]
+        assert not QImage(path).isNull(), path  # Qt can draw it: a styled indicator has no tick of its own
+    palette.apply(False)
+
+
 def test_every_custom_colour_comes_from_the_palette():
     import re
     ui = Path(__file__).resolve().parents[2] / "workbench" / "ui"

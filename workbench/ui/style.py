@@ -1,5 +1,6 @@
 """The window's style sheet, made from the palette in use: quiet colours, clear type, room to breathe."""
 
+from workbench.resources import resource_path
 from workbench.ui.palette import LIGHT
 
 _TEMPLATE = """
@@ -48,7 +49,7 @@ QCheckBox { color: %(text)s; }
 QCheckBox::indicator, QListWidget::indicator, QTreeWidget::indicator { width: 12px; height: 12px;
     border: 1px solid %(border_strong)s; border-radius: 3px; background: %(base)s; }
 QCheckBox::indicator:checked, QListWidget::indicator:checked, QTreeWidget::indicator:checked {
-    background: %(accent)s; border-color: %(accent)s; }
+    background: %(accent)s; border-color: %(accent)s; image: url("%(check_mark)s"); }
 QProgressBar { border: 1px solid %(border)s; border-radius: 4px; background: %(sunken)s; color: %(text)s;
     text-align: center; max-height: 16px; }
 QProgressBar::chunk { background: %(accent_soft)s; }
@@ -69,9 +70,13 @@ QPushButton#noticeAction { font-weight: 600; }
 """
 
 
+# A styled indicator loses Qt's own tick: this draws one (white, on the accent colour of both palettes).
+CHECK_MARK = resource_path("check.svg").as_posix()
+
+
 def style_sheet(palette: dict) -> str:
     """The style sheet for a palette (palette.LIGHT or palette.DARK)."""
-    return _TEMPLATE % palette
+    return _TEMPLATE % {**palette, "check_mark": CHECK_MARK}
 
 
 STYLE_SHEET = style_sheet(LIGHT)  # the light one, for code that sets a sheet before the palette
