@@ -3,8 +3,8 @@ real model, the coloured matrix, a cell's details, regressions, history, stop.""
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QDockWidget
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QDockWidget, QInputDialog
 
 from workbench.evals.checks import make_check
 from workbench.evals.results import EvalStore
@@ -60,6 +60,78 @@ def test_the_case_table_edits_pastes_duplicates_and_refuses_bad_input(qtbot, ope
     assert "Line 2" in w.banner.text() and [s["name"] for s in view.sets.sets(view.document_id)] == ["mine"]
     assert view.run() is False  # no model to run: said so, and the view is not left busy
     assert "model" in w.banner.text() and not view.busy and view.run_button.isEnabled()
+
+
+def answer_input_dialog(text: str | None) -> list[str]:
+    """Type text into the next QInputDialog and press OK (None: Cancel), as a user does once it
+    opens; returns the labels of the dialogs answered, for the test to check one came."""
+    answered = []
+
+    def look(tries=250):
+        dialog = QApplication.activeModalWidget()
+        if isinstance(dialog, QInputDialog):
+            answered.append(dialog.labelText())
+            if text is None:
+                dialog.reject()
+            else:
+                dialog.setTextValue(text)
+                dialog.accept()
+        elif tries:
+            QTimer.singleShot(20, lambda: look(tries - 1))
+
+    QTimer.singleShot(0, look)
+    return answered
+
+
+def set_labels(view) -> list[str]:
+    return [view.set_combo.itemText(i) for i in range(view.set_combo.count())]
+
+
+def test_new_set_asks_for_a_name_and_lists_the_set_chosen(qtbot, open_bare_window):
+    w = open_bare_window()
+    view = view_of(w)
+    answered = answer_input_dialog(None)  # Cancel: nothing made, nothing said
+    qtbot.mouseClick(view.new_set_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: bool(answered), timeout=5000)
+    assert view.set_combo.count() == 0 and not w.banner.isVisible()
+    answered = answer_input_dialog("Travel facts")
+    qtbot.mouseClick(view.new_set_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: view.set_combo.count() == 1, timeout=5000)
+    assert answered == ["Name:"] and not w.banner.isVisible(), w.banner.text()
+    assert [s["name"] for s in view.sets.sets(view.document_id)] == ["Travel facts"]
+    assert view.set_combo.currentText() == "Travel facts (0)" and view.set_name == "Travel facts"
+    answered = answer_input_dialog("Second")
+    qtbot.mouseClick(view.new_set_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: view.set_combo.count() == 2, timeout=5000)
+    assert view.set_combo.currentText() == "Second (0)" and view.table.rowCount() == 0
+
+
+def test_the_set_list_counts_cases_as_they_are_added_and_removed(qtbot, open_bare_window):
+    w = open_bare_window()
+    view = view_of(w)
+    qtbot.mouseClick(view.add_button, Qt.LeftButton)  # no set yet: one is made for the case
+    qtbot.mouseClick(view.add_button, Qt.LeftButton)
+    assert view.table.rowCount() == 2
+    assert set_labels(view) == ["Test set (2)"]
+    view.table.clearSelection()
+    view.table.selectRow(0)
+    qtbot.mouseClick(view.duplicate_button, Qt.LeftButton)
+    assert view.set_combo.currentText() == "Test set (3)"
+    view.table.clearSelection()
+    view.table.selectRow(2)
+    qtbot.mouseClick(view.delete_button, Qt.LeftButton)
+    assert view.set_combo.currentText() == "Test set (2)"
+    assert view.paste_rows("Say hi\tmax_words: 3\n") == 1
+    assert view.set_combo.currentText() == "Test set (3)"
+    # Another set keeps its own count; going back shows this one's.
+    answered = answer_input_dialog("Empty")
+    qtbot.mouseClick(view.new_set_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: view.set_combo.count() == 2, timeout=5000)
+    assert answered and set_labels(view) == ["Test set (3)", "Empty (0)"]
+    view.set_combo.setCurrentIndex(0)
+    assert view.table.rowCount() == 3 and view.set_name == "Test set"
+    view.refresh()  # re-read from the database: the same counts
+    assert set_labels(view) == ["Test set (3)", "Empty (0)"]
 
 
 def prepare_versions() -> None:

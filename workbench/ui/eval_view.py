@@ -218,7 +218,7 @@ class EvalView(QWidget):
     def _wire(self) -> None:
         self.learn_button.clicked.connect(self.show_learning)
         self.set_combo.currentIndexChanged.connect(self.show_cases)
-        self.new_set_button.clicked.connect(self.new_set)
+        self.new_set_button.clicked.connect(lambda: self.new_set())  # not clicked's checked as the name
         self.import_button.clicked.connect(self.import_dialog)
         self.export_button.clicked.connect(self.export_dialog)
         self.delete_set_button.clicked.connect(self.delete_set)
@@ -309,6 +309,8 @@ class EvalView(QWidget):
         try:
             cases = self.sets.cases(self.set_id) if self.set_id else []
             self._case_ids = [c.id for c in cases]
+            if self.set_id:  # the list's label follows the number of cases
+                self.set_combo.setItemText(self.set_combo.currentIndex(), set_label(self.set_name, len(cases)))
             self.table.setRowCount(len(cases))
             for row, c in enumerate(cases):
                 for col, text in enumerate((c.task.query, checks_cell(c.task), c.task.ideal or "",

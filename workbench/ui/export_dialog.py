@@ -53,7 +53,7 @@ class ExportDialog(QDialog):
         copy = QPushButton("Copy")
         copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.preview.toPlainText()))
         save = QPushButton("Save…")
-        save.clicked.connect(self.save)
+        save.clicked.connect(lambda: self.save())  # not clicked's checked as the path
         close = QPushButton("Close")
         close.clicked.connect(self.close)
         buttons = QHBoxLayout()

@@ -153,7 +153,7 @@ class NotebookPanel(QWidget):
         self.tags.setMaximumWidth(180)
         self.add_button = QPushButton("Add")
         self.add_button.setObjectName("addLessonButton")
-        self.add_button.clicked.connect(self.add)
+        self.add_button.clicked.connect(lambda: self.add())  # not clicked's checked as force
         self.save_button = QPushButton("Save edit")
         self.save_button.clicked.connect(self.save_edit)
         self.pin_button = QPushButton("Pin")
