@@ -65,6 +65,35 @@ def test_the_diff_marks_the_changed_line_and_words(qtbot, bare_window):
     assert diff.summary.text() != "No differences" and diff.left_label.text().startswith("Version 1")
 
 
+def test_a_change_at_the_end_of_a_long_line_is_on_screen_and_the_rows_stay_side_by_side(qtbot, bare_window):
+    w = bare_window
+    paragraph = ("You help customers of a router company with setup, billing and repairs; you are "
+                 "patient, you never guess at account details, and you always end by asking ")
+    w.session.document.set_section("role", paragraph + "whether anything else is unclear.\nSign as Ada.")
+    w.session.save_version("long")
+    w.document_opened()
+    w.prompt.editor.setPlainText(paragraph + "if the problem is solved.\nSign as Ada.")
+    library(w).refresh()
+    dialog = library(w).versions.compare(2, DRAFT)
+    qtbot.waitUntil(dialog.isVisible, timeout=2000)
+    diff = dialog.diff
+    qtbot.wait(50)  # the views' first resize rewraps them
+    line = next(i for i, r in enumerate(diff.rows) if r.tag == "replace")
+    for view in (diff.left_view, diff.right_view):
+        assert view.horizontalScrollBar().maximum() == 0  # wrapped: nothing to scroll to
+        marked = [s for s in selections_on(view, line) if s.format.fontWeight() == QFont.Bold]
+        end = view.cursorRect(marked[-1].cursor).bottom()
+        assert 0 <= end <= view.viewport().height(), end  # the changed words are in view
+    # The unchanged line after the paragraph sits at the same height on both sides.
+    tops = [v.document().documentLayout().blockBoundingRect(v.document().findBlockByNumber(line + 1)).top()
+            for v in (diff.left_view, diff.right_view)]
+    start = diff.left_view.document().documentLayout().blockBoundingRect(
+        diff.left_view.document().findBlockByNumber(line)).top()
+    assert tops[0] == tops[1] and tops[0] - start > diff.left_view.fontMetrics().height() * 1.5  # it wrapped
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert dialog.grab().save(str(ARTIFACTS / "version-diff-wrapped.png"))
+
+
 def test_restore_puts_the_version_into_the_draft_and_undo_brings_the_draft_back(qtbot, bare_window):
     w = bare_window
     two_versions(w)

@@ -2,8 +2,17 @@
 of any two of versions and the draft (versionDiff), restoring into the draft, and answering with
 a version. Layout and wiring: the logic is chat.library."""
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QFontDatabase, QPalette, QTextCharFormat, QTextCursor, QTextFormat
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontDatabase,
+    QPalette,
+    QTextBlockFormat,
+    QTextCharFormat,
+    QTextCursor,
+    QTextFormat,
+)
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -14,7 +23,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMenu,
-    QPlainTextEdit,
     QPushButton,
     QSplitter,
     QStyle,
@@ -129,6 +137,10 @@ class VersionDiff(QWidget):
         self.setObjectName("versionDiff")
         self.library, self.doc_id, self.draft = library, doc_id, draft
         self.rows: list[DiffRow] = []
+        self._realign = QTimer(self)
+        self._realign.setSingleShot(True)
+        self._realign.setInterval(0)
+        self._realign.timeout.connect(self.align)
         self.left_choice, self.right_choice = QComboBox(), QComboBox()
         self.left_choice.setObjectName("versionDiffLeft")
         self.right_choice.setObjectName("versionDiffRight")
@@ -169,14 +181,44 @@ class VersionDiff(QWidget):
         self.right_choice.currentIndexChanged.connect(self.show_diff)
         palette.THEME.changed.connect(self.show_diff)
 
-    @staticmethod
-    def _view(name: str) -> QPlainTextEdit:
-        view = QPlainTextEdit()
+    def _view(self, name: str) -> QTextEdit:
+        # Long lines wrap (a prompt's paragraph is one line: a change at its end would be off
+        # screen); align() keeps each row as tall on both sides, so rows stay side by side.
+        view = QTextEdit()
         view.setObjectName(name)
         view.setReadOnly(True)
-        view.setLineWrapMode(QPlainTextEdit.NoWrap)  # wrapped lines would not stay aligned
+        view.setAcceptRichText(False)
+        view.setLineWrapMode(QTextEdit.WidgetWidth)
         view.setFont(_mono())
+        view.viewport().installEventFilter(self)
         return view
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Resize:  # rewrapped: rows change height
+            self._realign.start()
+        return False
+
+    def align(self) -> None:
+        """Give each row the height of its taller side (a bottom margin on the shorter one)."""
+        views = (self.left_view, self.right_view)
+        docs = [v.document() for v in views]
+        count = min(d.blockCount() for d in docs)
+        heights = []
+        for i in range(count):
+            pair = []
+            for doc in docs:
+                block = doc.findBlockByNumber(i)
+                margin = block.blockFormat().bottomMargin()
+                pair.append(doc.documentLayout().blockBoundingRect(block).height() - margin)
+            heights.append(pair)
+        for i, pair in enumerate(heights):
+            tallest = max(pair)
+            for doc, height in zip(docs, pair):
+                block = doc.findBlockByNumber(i)
+                if abs(block.blockFormat().bottomMargin() - (tallest - height)) > 0.5:
+                    fmt = block.blockFormat()
+                    fmt.setBottomMargin(tallest - height)
+                    QTextCursor(block).setBlockFormat(fmt)
 
     def fill_choices(self) -> None:
         """The draft and the versions to choose from; the sides chosen stay (the library refreshes
@@ -219,8 +261,9 @@ class VersionDiff(QWidget):
         self.summary.setText(diff_summary(self.rows))
         self._render(self.left_view, [(r.tag, r.left, r.left_spans) for r in self.rows], "error")
         self._render(self.right_view, [(r.tag, r.right, r.right_spans) for r in self.rows], "success")
+        self.align()
 
-    def _render(self, view: QPlainTextEdit, lines, tint: str) -> None:
+    def _render(self, view: QTextEdit, lines, tint: str) -> None:
         """Aligned lines (a gap where this side has none), changed lines tinted with the
         palette's tint_bg, the changed characters marked in tint itself."""
         number, texts = 0, []
@@ -231,6 +274,13 @@ class VersionDiff(QWidget):
                 number += 1
                 texts.append(f"{number:>{GUTTER - 2}}  {line}")
         view.setPlainText("\n".join(texts))
+        hang = QTextBlockFormat()  # a wrapped line continues after the line numbers, not under them
+        gutter = view.fontMetrics().horizontalAdvance(" " * GUTTER)
+        hang.setLeftMargin(gutter)
+        hang.setTextIndent(-gutter)
+        everything = QTextCursor(view.document())
+        everything.select(QTextCursor.Document)
+        everything.mergeBlockFormat(hang)
         line_bg, gap_bg = _colour(f"{tint}_bg"), _colour("sunken")
         gutter_fmt = QTextCharFormat()
         gutter_fmt.setForeground(self.palette().color(QPalette.PlaceholderText))
@@ -250,6 +300,9 @@ class VersionDiff(QWidget):
             whole.format.setProperty(QTextFormat.FullWidthSelection, True)
             whole.cursor = QTextCursor(block)
             selections.append(whole)
+            tinted = QTextBlockFormat()  # the selection tints a block's first line; this, all of it
+            tinted.setBackground(gap_bg if line is None else line_bg)
+            QTextCursor(block).mergeBlockFormat(tinted)
             for a, b in spans:
                 selections.append(self._selection(view, block.position() + GUTTER + a, b - a, marked))
         view.setExtraSelections(selections)
