@@ -214,9 +214,13 @@ def test_store_duplicate_copies_the_unsaved_draft(ws):
     assert copy.name == "Untitled prompt (copy)"
     assert copy.section("role").text == "Draft text, never saved as a version."
     assert copy.params == {"temperature": 0.1}
-    assert [v.note for v in ws.prompts.versions(copy_id)] == [f"copy of document {doc_id}"]
+    assert [v.note for v in ws.prompts.versions(copy_id)] == ["copy of “Untitled prompt”"]
     assert ws.prompts.active_id() == doc_id
     assert ws.prompts.load_draft(doc_id).name == "Untitled prompt"
+    # A second copy, and a new prompt with a name in use, get names of their own.
+    assert ws.prompts.load_draft(ws.prompts.duplicate(doc_id)).name == "Untitled prompt (copy) 2"
+    assert ws.prompts.load_draft(ws.prompts.create()).name == "Untitled prompt 2"
+    assert len({d["name"] for d in ws.prompts.documents()}) == len(ws.prompts.documents()) == 4
 
 
 def test_store_delete_removes_versions_and_moves_the_active_one(ws):

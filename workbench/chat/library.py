@@ -115,7 +115,7 @@ class Library:
 
     def create_document(self, name: str) -> int:
         """A new document with the default sections."""
-        return self.ws.prompts.create(PromptDocument.default(valid_name(name)))
+        return self.ws.prompts.create(PromptDocument.default(self.ws.prompts.free_name(valid_name(name))))
 
     def duplicate(self, doc_id: int) -> int:
         return self.ws.prompts.duplicate(doc_id)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from workbench.db import WorkbenchDatabase, get_row, now
 from workbench.errors import WorkbenchError
-from workbench.prompt.document import PromptDocument
+from workbench.prompt.document import DEFAULT_NAME, PromptDocument
 
 ACTIVE_KEY = "active_document"
 # Days a deleted thing stays in the trash, restorable, before it is removed for good when a
@@ -41,13 +41,24 @@ class PromptStore:
 
     def create(self, doc: PromptDocument | None = None, note: str = "created") -> int:
         """A new document (default sections unless doc is given) with its first version."""
-        doc = doc or PromptDocument.default()
         with self.db.atomic("new prompt document"):
+            doc = doc or PromptDocument.default(self.free_name(DEFAULT_NAME))
             doc_id = self.db["documents"].insert(
                 {"name": doc.name, "draft": doc.to_json(), "created": now(), "updated": now()}
             ).last_pk
             self.save_version(doc_id, doc, note=note)
         return doc_id
+
+    def free_name(self, name: str) -> str:
+        """name, or "name 2", "name 3"…: the first no other document (in the trash or not) has,
+        for the names the workbench gives (new, copies); a name the user gives or imports is kept."""
+        taken = {r["name"] for r in self.db.query("select name from documents")}
+        if name not in taken:
+            return name
+        n = 2
+        while f"{name} {n}" in taken:
+            n += 1
+        return f"{name} {n}"
 
     def active_id(self) -> int:
         """The document the user works on; a default one is made on first use."""
@@ -96,8 +107,8 @@ class PromptStore:
     def duplicate(self, doc_id: int) -> int:
         """A new document from this one's draft, named "NAME (copy)"; the active one is kept."""
         doc = self.load_draft(doc_id)
-        doc.name = f"{doc.name} (copy)"
-        return self.create(doc, note=f"copy of document {doc_id}")
+        original, doc.name = doc.name, self.free_name(f"{doc.name} (copy)")
+        return self.create(doc, note=f"copy of “{original}”")
 
     def delete(self, doc_id: int) -> int:
         """Delete a document and all its versions for good (trash() can be undone); returns
