@@ -274,3 +274,12 @@ def test_export_composes_as_the_workbench_does_retrieved_lessons_included(ws, ch
                       chat_engine)
     assert x.messages == ours.messages and "kilometres" in x.messages[-1]["content"]
     assert "kilometres" in json.loads(export("llamacpp-completion", x).text)["prompt"]
+
+
+def test_export_file_names_follow_the_prompt_and_each_tools_convention():
+    from workbench.share.exporters import file_name, slug
+    assert slug("Support bot (v2)") == "support-bot-v2" and slug("  ") == slug("???") == "prompt"
+    assert slug("Café — résumé") == "café-résumé"  # letters of any script stay
+    assert file_name("Support bot", "openai") == "support-bot.json"
+    assert file_name("Support bot", "lmstudio") == "support-bot.preset.json"
+    assert file_name("Support bot", "ollama") == "Modelfile"

@@ -50,3 +50,29 @@ def test_the_export_dialog_lists_what_the_target_cannot_hold(window):
     dialog.select("llm")
     assert "$$USD" in dialog.preview.toPlainText() and "llm-gguf" in dialog.notes.text()
     dialog.close()
+
+
+def test_saving_an_export_offers_the_prompts_name_in_the_folder_last_used(window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    from workbench.ui.export_dialog import ExportDialog
+    window.session.document.name = "Support bot (v2)"
+    window.prompt.editor.setPlainText("You are Acme support.")
+    offered = []
+
+    def save_as(parent, title, suggested, *rest):  # the native dialog cannot be driven offscreen
+        offered.append(suggested)
+        return str(tmp_path / "out" / ("Modelfile" if suggested.endswith("Modelfile") else "mine.json")), ""
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_as)
+    monkeypatch.setattr(ExportDialog, "folder", None)
+    (tmp_path / "out").mkdir()
+    dialog = window.sharing.show_export()
+    dialog.select("openai")
+    dialog.save()
+    assert offered[0].endswith("support-bot-v2.json") and "prompt.json" not in offered[0]
+    assert "You are Acme support." in json.loads((tmp_path / "out" / "mine.json").read_text())["messages"][0]["content"]
+    dialog.select("ollama")
+    dialog.save()
+    assert offered[1] == str(tmp_path / "out" / "Modelfile")  # where the last one went; Ollama's name
+    assert "SYSTEM" in (tmp_path / "out" / "Modelfile").read_text()
+    dialog.close()

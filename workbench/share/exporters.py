@@ -97,6 +97,18 @@ def exporter(name: str, description: str, extension: str):
     return register
 
 
+def slug(name: str) -> str:
+    """A name as a file or identifier part: "Support bot (v2)" -> "support-bot-v2"."""
+    return "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split()) or "prompt"
+
+
+def file_name(document_name: str, fmt: str) -> str:
+    """The file an export of this document is saved as: "support-bot.json", "Modelfile" for
+    Ollama (its own convention), "support-bot.preset.json" for LM Studio."""
+    extension = FORMATS[fmt].extension
+    return extension if extension == "Modelfile" else f"{slug(document_name)}.{extension}"
+
+
 def export(name: str, x: ExportInput) -> Export:
     from workbench.errors import WorkbenchError
     if name not in FORMATS:
@@ -366,12 +378,11 @@ def _lmstudio_fields(x: ExportInput) -> list[dict]:
 
 @exporter("lmstudio", "LM Studio preset (JSON)", "preset.json")
 def to_lmstudio(x: ExportInput) -> Export:
-    slug = "".join(c if c.isalnum() else "-" for c in x.document.name.lower()).strip("-") or "prompt"
     warnings = (["LM Studio presets have no few-shot turns: the examples are written at the end "
                  "of the system prompt."] if x.shots() else [])
     if _turns(x)[len(x.shots()):]:
         warnings.append("A preset holds no conversation: the conversation's messages are left out.")
-    preset = {"identifier": f"@local:{slug}", "name": x.document.name, "changed": False,
+    preset = {"identifier": f"@local:{slug(x.document.name)}", "name": x.document.name, "changed": False,
               "operation": {"fields": _lmstudio_fields(x)}, "load": {"fields": []}}
     return Export(_json(preset), warnings)
 

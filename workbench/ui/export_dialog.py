@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QStandardPaths, Qt
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
@@ -16,7 +16,11 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from workbench.share.exporters import FORMATS, ExportInput, export
+from workbench.share.exporters import FORMATS, ExportInput, export, file_name
+
+
+def _documents() -> str:
+    return QStandardPaths.writableLocation(QStandardPaths.DocumentsLocation) or str(Path.home())
 
 
 class ExportDialog(QDialog):
@@ -25,12 +29,15 @@ class ExportDialog(QDialog):
             so the preview follows the prompt as it is edited).
     """
 
+    folder: str | None = None  # where the last export was saved, for the next one
+
     def __init__(self, make_input, parent=None):
         super().__init__(parent)
         self.setObjectName("exportDialog")
         self.setWindowTitle("Export prompt")
         self.resize(1000, 640)
         self.make_input = make_input
+        self.document_name = ""
         self.formats = QListWidget()
         self.formats.setObjectName("exportFormats")
         self.formats.setMaximumWidth(230)
@@ -44,8 +51,7 @@ class ExportDialog(QDialog):
         self.description.setWordWrap(True)
         self.notes = QLabel()
         self.notes.setObjectName("exportNotes")
-        self.notes.setWordWrap(True)
-        self.notes.setStyleSheet("color:#8A5A00")
+        self.notes.setWordWrap(True)  # amber, from the palette (the style sheet's #exportNotes)
         self.preview = QPlainTextEdit()
         self.preview.setObjectName("exportPreview")
         self.preview.setReadOnly(True)
@@ -81,6 +87,7 @@ class ExportDialog(QDialog):
         fmt = FORMATS[self.current_format()]
         x: ExportInput = self.make_input()
         result = export(fmt.name, x)
+        self.document_name = x.document.name
         self.description.setText(f"<b>{fmt.name}</b>: {fmt.description}")
         self.notes.setText("\n".join(f"• {w}" for w in result.warnings))
         self.notes.setVisible(bool(result.warnings))
@@ -88,8 +95,12 @@ class ExportDialog(QDialog):
             self.preview.setPlainText(result.text)
 
     def save(self, path: str | None = None) -> None:
-        fmt = FORMATS[self.current_format()]
+        """Save the preview; the file dialog offers the prompt's name in the folder last saved
+        to (at first the Documents folder), as other desktop apps do."""
         if not path:
-            path, _ = QFileDialog.getSaveFileName(self, "Save export", f"prompt.{fmt.extension}")
+            suggested = Path(ExportDialog.folder or _documents()) / file_name(self.document_name,
+                                                                              self.current_format())
+            path, _ = QFileDialog.getSaveFileName(self, "Save export", str(suggested))
         if path:
             Path(path).write_text(self.preview.toPlainText(), encoding="utf-8")
+            ExportDialog.folder = str(Path(path).parent)

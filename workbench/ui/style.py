@@ -10,6 +10,7 @@ QLabel#paneTitle { font-size: 11pt; font-weight: 600; color: %(text)s; padding: 
 QLabel#sectionHint, QLabel#modeLabel, QLabel#cardStats, QLabel#cacheStatus, QLabel#mutedText {
     color: %(muted)s; }
 QLabel#candidatesPlaceholder { color: %(faint)s; }
+QLabel#exportNotes { color: %(warning)s; }
 QLabel#notebookMessage, QLabel#notebookMessage[kind="warning"] { color: %(warning)s; }
 QLabel#notebookMessage[kind="success"] { color: %(success)s; }
 QLabel#notebookMessage[kind="info"] { color: %(text_soft)s; }
