@@ -68,7 +68,9 @@ def test_an_edit_is_warmed_and_the_next_send_starts_from_it(qtbot, window):
 
 def test_a_send_stops_the_warm_up_at_once_and_takes_over_its_work(qtbot, window):
     w = window
-    qtbot.waitUntil(lambda: cached_count(w) > 0 and not w.cache_status.warming, timeout=60_000)
+    # An empty start has nothing to prepare: wait for its warm-up pause to go by.
+    qtbot.waitUntil(lambda: not (w.cache_status.warming or w.cache_status.warm_timer.isActive()),
+                    timeout=60_000)
     progress, warmed = [], []
     w.worker.warmProgress.connect(lambda done, total: progress.append(done))
     w.worker.warmed.connect(lambda result: warmed.append((time.perf_counter(), result)))
@@ -122,7 +124,9 @@ def test_snapshots_go_to_disk_and_the_label_menu_clears_them(qtbot, window, monk
 def test_an_evaluation_job_stops_the_warm_up_too(qtbot, window):
     from workbench.ui.worker import Job
     w = window
-    qtbot.waitUntil(lambda: cached_count(w) > 0 and not w.cache_status.warming, timeout=60_000)
+    # An empty start has nothing to prepare: wait for its warm-up pause to go by.
+    qtbot.waitUntil(lambda: not (w.cache_status.warming or w.cache_status.warm_timer.isActive()),
+                    timeout=60_000)
     progress, warmed, done = [], [], []
     w.worker.warmProgress.connect(lambda d, total: progress.append(d))
     w.worker.warmed.connect(lambda result: warmed.append(result))

@@ -1,5 +1,6 @@
 """What of the prompt is cached and what an edit costs, under the system prompt editor; it also
-warms the prompt's stable prefix on the engine thread a second after the user stops editing."""
+warms the prompt's stable prefix on the engine thread a second after the user stops editing,
+unless nothing is written yet or the prompt cannot be sent (then it says why)."""
 
 import os
 
@@ -7,10 +8,12 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QInputDialog, QLabel
 
+from workbench.chat.session import MIN_FREE_TOKENS
 from workbench.errors import WorkbenchError
 from workbench.runtime.models import human_size
+from workbench.runtime.prefill import PREFILL_BATCH
 from workbench.runtime.prompt_cache import DiskCache, cache_folder, max_mb, set_max_mb
-from workbench.runtime.warmup import stable_prefix
+from workbench.runtime.warmup import stable_prefix, why_not_warm
 from workbench.ui.worker import WarmRequest
 
 WARM_DELAY_MS = 1000  # "stops editing": a pause this long
@@ -115,18 +118,27 @@ class CacheStatus(QLabel):
         self.warm_timer.start()
 
     def _prefix(self) -> tuple[str, list[dict]] | None:
+        """The mode and the stable prefix's messages, when they are worth warming; else None,
+        with the label saying why (nothing, when nothing is written yet)."""
         session = self.w.session
         if not session.model_ready:
             return None
         try:
-            return session.mode.name, session.compose_turns(session.history()).messages
+            mode, c = session.mode.name, session.compose_turns(session.history())
         except WorkbenchError:
             return None
+        reason = why_not_warm(c.messages, c.total_tokens, c.n_ctx, MIN_FREE_TOKENS)
+        if reason is not None:
+            self.setText(reason)
+            return None
+        return mode, c.messages
 
     def warm_now(self) -> None:
         """Ask the engine thread to evaluate the current stable prefix (unless it is busy)."""
+        if getattr(self.w, "generating", False):
+            return
         planned = self._prefix()
-        if planned is None or getattr(self.w, "generating", False):
+        if planned is None:
             return
         self._serial += 1
         self.w.worker.latest_warm = self._serial
@@ -142,7 +154,8 @@ class CacheStatus(QLabel):
         self.w.worker.stop_warm()
 
     def _progress(self, done: int, total: int) -> None:
-        if self.warming:
+        # Under one batch to go it is done in a blink: a progress line would only flash.
+        if self.warming and total - done > PREFILL_BATCH:
             self.setText(f"Processing the prompt ahead of time: {done:,} of {total:,} tokens…")
 
     def _warmed(self, result) -> None:
@@ -188,9 +201,9 @@ class CacheStatus(QLabel):
     def refresh(self) -> None:
         """Say how much of the stable prefix needs no processing, and what the rest costs."""
         self.refresh_timer.stop()
-        planned = self._prefix()
+        self.setText("")
+        planned = self._prefix()  # else it said why there is nothing to warm
         if planned is None:
-            self.setText("")
             return
         try:
             tokens = stable_prefix(self.w.engine, *planned)

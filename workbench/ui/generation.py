@@ -5,13 +5,13 @@ import time
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QProgressBar
 
+from workbench.chat.candidate_outcome import stats_line
 from workbench.chat.session import Pending
 from workbench.errors import WorkbenchError
 from workbench.notebook.rating import rate_run
 from workbench.runtime.models import DEFAULT_CHAT_MODEL, models_dir
 from workbench.runtime.params import RunStats, SamplingParams
 from workbench.ui.model_panel import error_html
-from workbench.ui.outputs_view import stats_line
 from workbench.ui.worker import GenerationRequest
 
 SLOW_PROMPT_MS = 1000  # show the prompt-processing bar when the first token takes longer
@@ -122,6 +122,7 @@ class GenerationController(QObject):
             self.worker.stop()  # direct call: a queued signal would wait behind the generation
 
     def _started(self, i: int) -> None:
+        self.w.outputs.cards[i].begin()
         self.progress.setRange(0, 0)
         self.progress.setFormat("Processing the prompt…")
         self.slow_prompt.start()
@@ -170,6 +171,7 @@ class GenerationController(QObject):
         self.progress.hide()
         w = self.w
         w.outputs.stop_rendering()
+        w.outputs.mark_not_run()
         w.chat.set_busy(False)
         self.mark_votes()
 

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.chat.candidate_outcome import Outcome, finished, never_ran
 from workbench.chat.markdown_blocks import Block, iter_blocks, loaded, plain_html, references, split_blocks
 from workbench.runtime.params import RunStats
 from workbench.ui.block_flow import SLICE_S, BlockFlow, insert_html, squash_block
@@ -45,15 +46,8 @@ class CardBody(SafeBrowser):
         return [self.card.text]
 
 
-def stats_line(s: RunStats) -> str:
-    return (f"{s.decode_tokens_per_s:.0f} tok/s · first token {s.time_to_first_token_s * 1000:.0f} ms"
-            f" · {s.reused_tokens:,}/{s.prompt_tokens:,} reused · {s.completion_tokens} tokens"
-            + (" · stopped" if s.finish_reason == "cancelled" else "")
-            + (" · hit max tokens" if s.finish_reason == "length" else ""))
-
-
 class OutputCard(QFrame):
-    """One candidate.
+    """One candidate; once it is over, `outcome` says how (whole, partial, not run).
 
     Signals:
         accepted(), rated(int, str), copied()
@@ -73,6 +67,8 @@ class OutputCard(QFrame):
         self.run_id: int | None = None
         self.rating = 0
         self.dirty = False
+        self.outcome: Outcome | None = None
+        self.started = self.failed = False
 
         self.label = label
         self.title = QLabel(f"<b>{html.escape(label)}</b>")
@@ -263,10 +259,33 @@ class OutputCard(QFrame):
             self._final = True
             self.dirty = True
             self.render()
-        self.status.setText(stats_line(stats))
-        done = bool(self.text.strip())
+        self._show_outcome(finished(stats, self.text))
+
+    def not_run(self) -> None:
+        """The run was stopped before this candidate's turn: nothing to accept or copy."""
+        self._show_outcome(never_ran())
+        self.copy.setEnabled(False)
+
+    def begin(self) -> None:
+        """Its turn came: the prompt is being processed."""
+        self.started = True
+        if not self.text:
+            self.status.setText("processing the prompt…")
+
+    @property
+    def waiting(self) -> bool:
+        """Its turn has not come yet."""
+        return not (self.started or self.text or self.failed) and self.outcome is None
+
+    def _show_outcome(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+        self.status.setText(outcome.status)
+        self.accept_button.setText(outcome.accept_label)
+        self.accept_button.setToolTip("Stopped before it finished: put the partial text into the "
+                                      "conversation" if outcome.partial else
+                                      "Put this answer into the conversation")
         for b in (self.accept_button, self.good, self.bad, self.teach_button):
-            b.setEnabled(done)
+            b.setEnabled(outcome.can_accept)
 
     def mark_answer(self, answer: str, majority: bool, tally: str) -> None:
         """Show the final answer found in this candidate, and whether it is the majority."""
@@ -279,6 +298,7 @@ class OutputCard(QFrame):
         self.style().polish(self)
 
     def fail(self, message: str) -> None:
+        self.failed = True
         self.status.setText(f"<span style='color:{c('error')}'>{html.escape(message)}</span>")
 
     def rate(self, value: int) -> None:
@@ -447,3 +467,9 @@ class OutputsView(QWidget):
     def stop_rendering(self) -> None:
         self.timer.stop()
         self.render_dirty()
+
+    def mark_not_run(self) -> None:
+        """The run is over: the cards whose turn never came (Stop) say so."""
+        for card in self.cards:
+            if card.waiting:
+                card.not_run()
