@@ -413,7 +413,7 @@ def test_a_window_opened_in_dark_mode_is_dark_from_its_first_paint(qtbot, window
 
 def test_a_ticked_box_shows_a_tick_in_both_schemes(qtbot, window_factory):
     from PySide6.QtGui import QImage
-    w = window_factory()
+    window_factory()  # a window, so the style sheet is on an application
     for dark in (False, True):
         palette.apply(dark)
         checked = QApplication.instance().styleSheet().split("::indicator:checked", 1)[1].split("}", 1)[0]
