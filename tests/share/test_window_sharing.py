@@ -76,3 +76,22 @@ def test_saving_an_export_offers_the_prompts_name_in_the_folder_last_used(window
     assert offered[1] == str(tmp_path / "out" / "Modelfile")  # where the last one went; Ollama's name
     assert "SYSTEM" in (tmp_path / "out" / "Modelfile").read_text()
     dialog.close()
+
+
+def test_a_promptfoo_export_from_the_window_tests_the_prompts_test_sets(window):
+    import yaml
+
+    from workbench.evals.checks import make_check
+    from workbench.evals.sets import TestSetStore
+    from workbench.evals.tasks import Task
+    window.prompt.editor.setPlainText("You are a geography tutor.")
+    TestSetStore(window.session.ws.db).create(window.session.document_id, "capitals", [
+        Task("Capital of France?", [make_check("contains", "Paris")]),
+        Task("Capital of Norway?", [make_check("regex", "(?i)oslo")])])
+    dialog = window.sharing.show_export()
+    dialog.select("promptfoo")
+    config = yaml.safe_load(dialog.preview.toPlainText())
+    assert [t["vars"]["query"] for t in config["tests"]] == ["Capital of France?", "Capital of Norway?"]
+    assert config["tests"][0]["assert"][0] == {"type": "icontains", "value": "Paris"}  # ours ignores case
+    assert "no tests" not in dialog.notes.text()
+    dialog.close()

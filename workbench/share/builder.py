@@ -27,6 +27,14 @@ def _default_model_file() -> str:
         return ""
 
 
+def document_tasks(ws: Workspace, document_id: int) -> list[dict]:
+    """Every case of the document's test sets, in the sets' order: what a promptfoo export
+    tests when no task file is given (the window's export)."""
+    from workbench.evals.sets import TestSetStore
+    store = TestSetStore(ws.db)
+    return [t.to_dict() for s in store.sets(document_id) for t in store.tasks(s["id"])]
+
+
 def build_export_input(ws: Workspace, doc: PromptDocument, engine: Engine | None = None,
                        conversation_id: int | None = None, tasks=(), mode: str = "auto",
                        server: str | None = None, query: str | None = None) -> ExportInput:
