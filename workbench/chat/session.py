@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # only for type hints: importing it would load llama.cpp
 
 MIN_FREE_TOKENS = 16  # room a turn needs to say anything at all
 BUSY_ATTEMPTS = 12  # each waits for the lock (about 10 s), so an answer is kept 2 minutes
+UNSENT_KEY = "unsent:"  # settings rows holding the message typed but not sent, per conversation
 
 
 @dataclass
@@ -104,6 +105,8 @@ class ChatSession:
         self.pending: Pending | None = None
         self.candidates: list[Candidate] = []
         self.edit_mode: tuple[str, int] | None = None  # ("edit" | "branch", message id)
+        # (from, to): the open new conversation was stored, its unsent message moved with it.
+        self.unsent_moved: tuple[str, str] | None = None
         self.last_composition: Composition | None = None
         self.last_run_id: int | None = None
 
@@ -180,7 +183,14 @@ class ChatSession:
     def ensure_conversation(self) -> int:
         """The open conversation's id, storing it now if it is new."""
         if self.conversation_id is None:
-            self.conversation_id = self.ws.conversations.create(document_id=self.document_id)
+            old_key = self.unsent_key()
+            with self.ws.db.atomic("new conversation"):
+                cid = self.ws.conversations.create(document_id=self.document_id)
+                # What was typed for the new conversation is now this one's.
+                self.ws.db.execute("update settings set key = ? where key = ?",
+                                   [f"{UNSENT_KEY}conversation:{cid}", old_key])
+            self.conversation_id = cid
+            self.unsent_moved = (old_key, self.unsent_key())
         return self.conversation_id
 
     def history(self) -> list[dict]:
@@ -234,8 +244,31 @@ class ChatSession:
                                       sib[i + 1] if i + 1 < len(sib) else None))
         return shown
 
+    def unsent_key(self) -> str:
+        """Where the message being typed is kept: per conversation, and per prompt for a new
+        conversation (it has no id until its first answer)."""
+        if self.conversation_id is not None:
+            return f"{UNSENT_KEY}conversation:{self.conversation_id}"
+        return f"{UNSENT_KEY}document:{self.document_id}"
+
+    def unsent(self, key: str | None = None) -> str:
+        """The message typed but not sent yet under key (default: the open conversation's)."""
+        rows = list(self.ws.db["settings"].rows_where("key = ?", [key or self.unsent_key()]))
+        return rows[0]["value"] if rows else ""
+
+    def save_unsent(self, text: str, key: str | None = None) -> None:
+        """Keep the message being typed (empty: forget it); WorkbenchError when the database
+        cannot take it (nothing changed: try again)."""
+        key = key or self.unsent_key()
+        with self.ws.db.atomic("unsent message"):
+            if text.strip():
+                self.ws.db["settings"].upsert({"key": key, "value": text}, pk="key")
+            else:
+                self.ws.db.execute("delete from settings where key = ?", [key])
+
     def new_conversation(self) -> None:
         self.conversation_id = None
+        self.unsent_moved = None
         self.pending, self.candidates, self.edit_mode = None, [], None
 
     def switch_branch(self, message_id: int) -> None:

@@ -248,7 +248,7 @@ class LibraryPanel(QWidget):
         item = view.currentItem()
         return item.data(ID) if item is not None else None
 
-    def _busy(self) -> bool:
+    def busy(self) -> bool:
         """Whether candidates are being generated (they would land in the wrong place)."""
         if self.w.generating:
             self.w.notify("Stop the generation first (Esc): its answers belong to the open "
@@ -265,7 +265,7 @@ class LibraryPanel(QWidget):
         w, s = self.w, self.w.session
         if doc_id is None or doc_id == s.document_id:
             return False
-        if self._busy():
+        if self.busy():
             return False
         w.save_draft()  # the window's save: a busy database keeps the draft and retries
         try:
@@ -330,7 +330,7 @@ class LibraryPanel(QWidget):
         """Move a prompt to the trash, with Undo; the window opens another if it was open."""
         w, s = self.w, self.w.session
         was_open = doc_id == s.document_id
-        if was_open and self._busy():
+        if was_open and self.busy():
             return False
         if was_open:
             w.save_draft()
@@ -393,7 +393,7 @@ class LibraryPanel(QWidget):
     def open_conversation(self, conversation_id: int | None) -> bool:
         """Show a stored conversation to continue it (None: a new one)."""
         w, s = self.w, self.w.session
-        if self._busy():
+        if self.busy():
             return False
         w.new_conversation()  # the window's reset: candidates, edit mode, the view
         if conversation_id is not None:
@@ -412,7 +412,7 @@ class LibraryPanel(QWidget):
     def delete_conversation(self, conversation_id: int) -> bool:
         w, s = self.w, self.w.session
         was_open = conversation_id == s.conversation_id
-        if was_open and self._busy():
+        if was_open and self.busy():
             return False
         try:
             deleted = self.library.delete_conversation(conversation_id)
@@ -428,7 +428,7 @@ class LibraryPanel(QWidget):
     def delete_message(self, message_id: int) -> bool:
         """Delete a message and what follows it, with Undo (the window's delete link)."""
         w, s = self.w, self.w.session
-        if self._busy():
+        if self.busy():
             return False
         try:
             deleted = self.library.delete_message(message_id)
@@ -436,8 +436,7 @@ class LibraryPanel(QWidget):
             w.notify(str(e), "error")
             return False
         if s.edit_mode is not None:  # the message being edited may be gone
-            s.start_edit(None, None)
-            w.chat.show_editing(None)
+            w.leave_edit_mode()
         w.show_conversation()
         w.recompose()
         self.refresh_conversations()
@@ -474,7 +473,8 @@ class LibraryPanel(QWidget):
         kind = entry["kind"]
         if kind == "document" and entry["state"].get("was_active"):
             self.open_document(entry["item_id"])
-        elif kind == "conversation" and reopen and s.conversation_id is None:
+        elif (kind == "conversation" and reopen and s.conversation_id is None
+              and self._of_open_document(entry["item_id"])):
             self.open_conversation(entry["item_id"])
         elif kind == "messages" and entry["conversation_id"] == s.conversation_id:
             w.show_conversation()
@@ -483,6 +483,13 @@ class LibraryPanel(QWidget):
         what = {"document": "prompt", "conversation": "conversation", "messages": "message"}[kind]
         w.notify(f"Restored the {what} “{entry['title']}”.", "success")
         return True
+
+    def _of_open_document(self, conversation_id: int) -> bool:
+        """Whether the conversation belongs to the open prompt (another's is not opened here)."""
+        try:
+            return self.w.ws.conversations.get(conversation_id)["document_id"] == self.w.session.document_id
+        except WorkbenchError:
+            return False
 
     def _fill_trash(self) -> None:
         self.trash_menu.clear()

@@ -67,6 +67,7 @@ class Notice(QFrame):
             row.addWidget(self.action_button)
         self.close_button = _close_button(self.close_notice)
         row.addWidget(self.close_button, 0, Qt.AlignTop)
+        self.context = None  # set by NoticeArea.show_notice
         self.timer = QTimer(self, singleShot=True)
         self.timer.timeout.connect(self.close_notice)
         if self.kind in AUTO_HIDE_MS:
@@ -98,11 +99,14 @@ class NoticeArea(QWidget):
         host.installEventFilter(self)
         self.hide()
 
-    def show_notice(self, message: str, kind: str = "info", action=None) -> Notice:
+    def show_notice(self, message: str, kind: str = "info", action=None, context=None) -> Notice:
+        """context: what the notice is about (e.g. the open prompt and conversation); follow()
+        closes it once the window shows something else."""
         # The same message again replaces the old one rather than stacking up.
         for old in [n for n in self.notices if n.text() == for_the_window(message)]:
             old.close_notice()
         notice = Notice(message, kind, action, self)
+        notice.context = context
         notice.destroyed.connect(lambda *_, n=notice: self._gone(n))
         self.notices = self.visible()[-(MAX_NOTICES - 1):] + [notice]
         for n in self.findChildren(Notice):
@@ -113,6 +117,13 @@ class NoticeArea(QWidget):
         self.raise_()
         self._place()
         return notice
+
+    def follow(self, context) -> None:
+        """Close the notices about another context than this one (an Undo offered for what is
+        no longer on screen would act where the user does not look)."""
+        for n in self.visible():
+            if n.context is not None and n.context != context:
+                n.close_notice()
 
     def visible(self) -> list[Notice]:
         """The notices on screen, oldest first."""

@@ -63,17 +63,26 @@ class ConversationPane(QWidget):
         self.stop_button = _button("Stop", "stopButton")
         self.stop_button.setEnabled(False)
         self.regen_button = _button("Regenerate", "regenerateButton")
-        self.cancel_edit = QPushButton("Cancel edit")
-        self.cancel_edit.hide()
+        self.cancel_edit = _button("Cancel edit", "cancelEditButton")
         self.mode_label = QLabel()
         self.mode_label.setObjectName("modeLabel")
+        self.mode_label.setWordWrap(True)  # a narrow pane wraps it rather than squeezing Cancel
+        # Editing or branching says so on a row of its own above the box: the buttons row keeps
+        # room for "Save as new branch" in the narrowest conversation pane.
+        self.edit_bar = QWidget()
+        self.edit_bar.setObjectName("editBar")
+        bar = QHBoxLayout(self.edit_bar)
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.addWidget(self.mode_label, 1)
+        bar.addWidget(self.cancel_edit)
+        self.edit_bar.hide()
         buttons = QHBoxLayout()
-        for b in (self.send_button, self.stop_button, self.regen_button, self.cancel_edit):
+        for b in (self.send_button, self.stop_button, self.regen_button):
             buttons.addWidget(b)
         buttons.addStretch()
-        buttons.addWidget(self.mode_label)
         pane, v = _titled("Conversation")
         v.addWidget(self.view, 1)
+        v.addWidget(self.edit_bar)
         v.addWidget(self.input)
         v.addLayout(buttons)
         outer = QVBoxLayout(self)
@@ -81,14 +90,16 @@ class ConversationPane(QWidget):
         outer.addWidget(pane)
 
     def show_editing(self, action: str | None, message_id: int | None = None, text: str = "") -> None:
-        """Edit or branch mode on a message (action None: back to sending)."""
-        self.cancel_edit.setVisible(action is not None)
-        if action is None:
+        """Edit or branch mode on a message, its text in the box (action None: back to sending,
+        text in the box: what was being typed before)."""
+        editing = action is not None
+        self.edit_bar.setVisible(editing)
+        self.regen_button.setVisible(not editing)  # it answers the last question, not the edit
+        self.input.setPlainText(text)
+        if not editing:
             self.send_button.setText("Send")
             self.mode_label.clear()
-            self.input.clear()
             return
-        self.input.setPlainText(text)
         self.input.setFocus()
         self.input.moveCursor(QTextCursor.End)
         self.send_button.setText("Save edit" if action == "edit" else "Save as new branch")
@@ -255,27 +266,34 @@ def add_menu(window: QMainWindow, title: str, items):
     return menu
 
 
+def in_front(dock: QDockWidget) -> bool:
+    """Open and on screen: not closed, not behind another dock's tab (Qt still calls a dock
+    behind a tab visible; nothing of it is painted)."""
+    return dock.isVisible() and not dock.visibleRegion().isEmpty()
+
+
 def dock_action(window: QMainWindow, menu, dock: QDockWidget, key: str) -> QAction:
-    """A View menu entry that shows and hides a dock (and brings it to the front when shown)."""
-    action = dock.toggleViewAction()
+    """A View menu entry for a dock: a closed dock opens in front, one open behind another tab
+    comes to the front, and only the one in front closes. Checked while the dock is open."""
+    action = QAction(dock.windowTitle(), window, checkable=True)
     action.setShortcut(QKeySequence(key))
     action.setShortcutContext(Qt.WindowShortcut)
     action.setObjectName(f"view{dock.objectName()[:1].upper()}{dock.objectName()[1:]}")
+    # Qt's own toggle action would close a dock hidden behind a tab: it only follows the state.
+    dock.toggleViewAction().toggled.connect(action.setChecked)
+    action.setChecked(not dock.isHidden())
 
-    def front() -> None:
-        # Qt does not raise a dock hidden while tabbed once it is shown again; joined to its
-        # group anew (its tab moves to the end), it is.
-        group = window.tabifiedDockWidgets(dock)
-        if group and not dock.isFloating():
-            window.tabifyDockWidget(group[0], dock)
-        dock.raise_()
-
-    def shown(on: bool) -> None:
-        if on:
+    def chosen() -> None:
+        if in_front(dock):
+            dock.close()
+        else:
+            dock.show()
             dock.widget()  # asked for: a LazyDock makes its content now
             dock.raise_()
-            QTimer.singleShot(0, dock, front)  # once it is back in its tab group
-    action.triggered.connect(shown)  # asked for by the user (toggled also fires as the window opens)
+            # A dock just shown is back at its place among the tabs only after the next pass.
+            QTimer.singleShot(0, dock, dock.raise_)
+        action.setChecked(not dock.isHidden())
+    action.triggered.connect(chosen)
     menu.addAction(action)
     window.addAction(action)
     return action

@@ -27,10 +27,10 @@ class SharingController(QObject):
         self.dialog: ExportDialog | None = None
 
     def export_input(self):
-        from workbench.share.builder import build_export_input
+        from workbench.share.builder import build_export_input, document_tasks
         s = self.session
         return build_export_input(s.ws, s.document, s.counting_engine, s.conversation_id,
-                                  mode=s.mode_choice)
+                                  tasks=document_tasks(s.ws, s.document_id), mode=s.mode_choice)
 
     def show_export(self) -> ExportDialog:
         if self.dialog is None:
@@ -57,14 +57,19 @@ class SharingController(QObject):
         """A prompt file from another tool becomes a new document, opened in the window; what
         the import converted or left out is shown as a notice."""
         from workbench.share.intake import import_file_into
-        s = self.session
+        library = self.w.library_dock.widget()
+        if library.busy():  # the new prompt could not be opened while answers stream
+            return
         try:
-            result = import_file_into(s.ws, path)
-            s.open_document(result.document_id)
+            result = import_file_into(self.session.ws, path)
         except WorkbenchError as e:
             self.w.show_error(str(e))
             return
-        self.w.document_opened()
+        # Opened as choosing it in the library does: its newest conversation (or a new one).
+        if not library.open_document(result.document_id):
+            self.w.notify(f"Imported {Path(path).name} as “{result.document.name}”; it is in the "
+                          "library to open.", "warning")
+            return
         if result.added_lessons and hasattr(self.w, "notebook"):
             self.w.notebook.refresh()
         name = Path(path).name
