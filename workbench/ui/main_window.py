@@ -3,7 +3,7 @@ at the left; notebook, model, sampling, evaluation and run log in closable docks
 wiring only: what the buttons do is decided by chat.session.ChatSession."""
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence, QShortcut, QTextCursor
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from workbench.chat.library import Library
@@ -32,6 +32,7 @@ from workbench.ui.prompt_panel import PromptPanel
 from workbench.ui.run_log import add_run_log
 from workbench.ui.sampling_panel import SamplingPanel
 from workbench.ui.sharing import SharingController
+from workbench.ui.unsent import UnsentMessage
 from workbench.ui.worker import EngineWorker
 
 AUTOSAVE_MS = 400  # killing the app loses at most this much typing (target: under 1 s)
@@ -54,9 +55,6 @@ class MainWindow(QMainWindow):
         self.ws, self.engine, self.worker, self.settings = workspace, engine, worker, settings
         self.setWindowTitle("Prompt Workbench")
         self._loading_document = False
-        self._loading_unsent = False  # the message box is being filled, not typed in
-        self._unsent_key: str | None = None  # whose unsent message the box holds
-        self._unsent_saved = ""  # what is stored under that key
         self._laid_out = False
         self._painted = False
         self.load_model_at_start = False  # app.build sets it: load the last model once listed
@@ -234,9 +232,7 @@ class MainWindow(QMainWindow):
         self.prompt.changed.connect(self._document_edited)
         self.sampling.changed.connect(self._document_edited)
         self.input.textChanged.connect(self.compose_timer.start)
-        self.unsent_timer = QTimer(self, singleShot=True, interval=AUTOSAVE_MS)  # as the draft
-        self.unsent_timer.timeout.connect(self.save_unsent)
-        self.input.textChanged.connect(self._input_edited)
+        self.unsent = UnsentMessage(self, AUTOSAVE_MS, RETRY_SAVE_MS)  # the draft's cadence
         # Notices with an Undo close once another prompt or conversation is on screen; checked
         # when a switch is over, not at each of its steps.
         self.context_timer = QTimer(self, singleShot=True, interval=0)
@@ -317,7 +313,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.generation.stop()
         self.save_draft()
-        self.save_unsent()
+        self.unsent.save()
         self.save_layout()
         super().closeEvent(event)
 
@@ -416,11 +412,11 @@ class MainWindow(QMainWindow):
 
     def show_conversation(self) -> None:
         self.conversation.show_messages(self.session.shown_messages())
-        self._follow_unsent()
+        self.unsent.follow()
         self.context_timer.start()
 
     def new_conversation(self) -> None:
-        self.save_unsent()  # what was typed for the conversation left stays with it
+        self.unsent.save()  # what was typed for the conversation left stays with it
         self.session.new_conversation()
         self.settings.setValue("conversation", self.session.conversation_id)
         self.outputs.clear()
@@ -461,68 +457,16 @@ class MainWindow(QMainWindow):
         """Edit or branch a message in the message box (None: back to the message being typed,
         which is kept while editing)."""
         if message_id is not None and self.session.edit_mode is None:
-            self.save_unsent()
+            self.unsent.save()
         text = self.session.start_edit(action, message_id)
-        self._loading_unsent = True
-        try:
+        with self.unsent.filling():
             if message_id is None:
-                self.chat.show_editing(None, text=self._unsent_saved)
+                self.chat.show_editing(None, text=self.unsent.saved)
             else:
                 self.chat.show_editing(action, message_id, text)
-        finally:
-            self._loading_unsent = False
 
     def leave_edit_mode(self) -> None:
         self._set_edit_mode(None, None)
-
-    # -- the message being typed ----------------------------------------------------------
-
-    def _input_edited(self) -> None:
-        if not self._loading_unsent and self.session.edit_mode is None:
-            self.unsent_timer.start()
-
-    def save_unsent(self) -> None:
-        """Keep what is typed in the message box with its conversation (the draft's cadence);
-        while the database cannot take it, keep it and try again."""
-        self.unsent_timer.stop()
-        self._unsent_moved()
-        text = self.input.toPlainText()
-        if self._unsent_key is None or self.session.edit_mode is not None or text == self._unsent_saved:
-            return  # nothing new, or the box holds the message being edited
-        try:
-            self.session.save_unsent(text, self._unsent_key)
-        except WorkbenchError as e:
-            self.statusBar().showMessage(f"Message not saved yet: {e}", RETRY_SAVE_MS)
-            self.unsent_timer.start(RETRY_SAVE_MS)
-            return
-        self._unsent_saved = text
-
-    def _unsent_moved(self) -> None:
-        """The new conversation on screen was stored (its first run): its key is its id now."""
-        moved = self.session.unsent_moved
-        if moved is not None and moved[0] == self._unsent_key:
-            self._unsent_key = moved[1]
-
-    def _follow_unsent(self) -> None:
-        """The message box follows the open conversation: what was typed for the one left is
-        kept, what was typed for this one comes back."""
-        self._unsent_moved()
-        key = self.session.unsent_key()
-        if key == self._unsent_key:
-            return
-        self.save_unsent()
-        self._unsent_key = key
-        try:
-            self._unsent_saved = self.session.unsent(key)
-        except WorkbenchError:
-            self._unsent_saved = ""  # a database that cannot be read says so elsewhere
-        if self.session.edit_mode is None:
-            self._loading_unsent = True
-            try:
-                self.input.setPlainText(self._unsent_saved)
-                self.input.moveCursor(QTextCursor.End)
-            finally:
-                self._loading_unsent = False
 
     # -- the next turn ------------------------------------------------------------------
 
@@ -537,7 +481,7 @@ class MainWindow(QMainWindow):
     def send(self) -> None:
         if self.generating or self.engine_taken():
             return
-        self.save_unsent()  # kept until its answer is accepted into the conversation
+        self.unsent.save()  # kept until its answer is accepted into the conversation
         editing = self.session.edit_mode is not None
         pending = self.session.send(self.input.toPlainText())
         if editing and self.session.edit_mode is None:  # the edit was saved
@@ -571,7 +515,7 @@ class MainWindow(QMainWindow):
             return
         if was_new:  # the question is in the conversation now: not back after a restart
             self.input.clear()
-            self.save_unsent()
+            self.unsent.save()
         self.outputs.clear()
         self.right.show_tally("")
         self.show_conversation()
