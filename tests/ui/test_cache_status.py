@@ -136,3 +136,24 @@ def test_an_evaluation_job_stops_the_warm_up_too(qtbot, window):
     w.eval_dock.widget().requestJob.emit(Job(lambda engine, report, cancelled: "ran", "eval"))
     qtbot.waitUntil(lambda: done == ["ran"], timeout=5_000)  # not after the whole prompt
     assert warmed and warmed[-1].cancelled
+
+
+def test_closing_the_window_stops_the_warm_up(qtbot, chat_model_path):
+    w, thread = build(load_model=True)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.model_ready or w.banner.isVisible(), timeout=30_000)
+    qtbot.waitUntil(lambda: not (w.cache_status.warming or w.cache_status.warm_timer.isActive()),
+                    timeout=60_000)
+    progress, warmed = [], []
+    w.worker.warmProgress.connect(lambda d, total: progress.append((d, total)))
+    w.worker.warmed.connect(lambda result: warmed.append(result))
+    w.prompt.editor.setPlainText(SYSTEM * 3)  # thousands of tokens: a long warm-up
+    qtbot.waitUntil(lambda: len(progress) >= 2, timeout=60_000)
+    assert progress[-1][1] - progress[-1][0] > 1000  # most of it still to go
+    w.close()  # Ctrl+Q: the engine thread must not first finish the warm-up
+    qtbot.waitUntil(lambda: bool(warmed), timeout=5_000)
+    assert warmed[-1].cancelled
+    thread.quit()
+    assert thread.wait(5000)
+    shutdown(w, thread)

@@ -312,6 +312,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.generation.stop()
+        self.cache_status.stop_warming()  # quitting does not wait for a warm-up to finish
         self.save_draft()
         self.unsent.save()
         self.save_layout()
