@@ -355,3 +355,18 @@ def test_a_question_answered_but_not_accepted_is_back_after_a_restart(qtbot, ope
         assert window.input.toPlainText() == "What is the capital of Japan?"
     finally:
         shutdown(window, thread)
+
+
+def test_the_candidates_say_which_question_they_answer(qtbot, open_window):
+    from tests.ui.conftest import send
+    w = open_window()
+    w.sampling.max_tokens.setValue(6)
+    send(qtbot, w, "What is the capital of France?")
+    assert w.right.question.text() == "Answering: What is the capital of France?"
+    w.accept(0)
+    assert w.right.question.text() == ""  # accepted: no candidates, nothing answered
+    w.input.setPlainText("And of Spain?")  # typed, not sent: Regenerate still answers the last one
+    qtbot.mouseClick(w.regen_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not w.generating, timeout=60_000)
+    assert w.right.question.text() == "Answering: What is the capital of France?"
+    assert w.right.question.isVisible() and w.input.toPlainText() == "And of Spain?"

@@ -94,6 +94,7 @@ class GenerationController(QObject):
         self._saved = self._previous_turn
         self._previous_turn = (pending, list(candidates))
         w.outputs.start([c.label for c in candidates])
+        w.right.show_question(pending.user_text)
         w.right.show_tally("")
         self.busy = True
         w.chat.set_busy(True)
@@ -114,6 +115,7 @@ class GenerationController(QObject):
             return False
         self._saved, self._previous_turn = self._previous_turn, self._saved
         self.session.pending, self.session.candidates = self._previous_turn[0], list(self._previous_turn[1])
+        self.w.right.show_question(self.session.pending.user_text if self.session.pending else "")
         self.w.right.show_tally("")
         return True
 

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.ui.conversation_view import ConversationView
+from workbench.ui.layout import ElidedLabel
 from workbench.ui.notice import ErrorBanner  # noqa: F401 - where the window's parts are found
 from workbench.ui.outputs_view import OutputsView
 
@@ -133,6 +134,9 @@ class CandidatesPane(QWidget):
         self.tally.setObjectName("voteTally")
         self.tally.setTextFormat(Qt.PlainText)
         self.tally.hide()
+        # Which question the cards answer: the message box may already hold the next one.
+        self.question = ElidedLabel()
+        self.question.setObjectName("candidatesQuestion")
         self.back = QToolButton()
         self.back.setObjectName("restoreCandidatesButton")
         self.back.setText("↶ Previous")
@@ -146,7 +150,8 @@ class CandidatesPane(QWidget):
         options = QHBoxLayout()
         options.setContentsMargins(0, 0, 0, 0)
         options.addWidget(self.vote)
-        options.addWidget(self.tally, 1)
+        options.addWidget(self.question, 1)
+        options.addWidget(self.tally)
         v.addLayout(options)
         v.addWidget(self.outputs, 1)
         outer = QVBoxLayout(self)
@@ -160,6 +165,11 @@ class CandidatesPane(QWidget):
         for label, data in choices:
             self.compare.addItem(label, data)
         self.compare.setCurrentIndex(max(self.compare.findData(current), 0))
+
+    def show_question(self, text: str) -> None:
+        """Say which question the candidates answer ("" when there are none)."""
+        line = " ".join(text.split())
+        self.question.setText(f"Answering: {line}" if line else "")
 
     def show_tally(self, text: str, note: str = "") -> None:
         """The vote's counts ("7 ×3 · 12 ×1"), or a note on why there are none."""

@@ -7,7 +7,8 @@ _TEMPLATE = """
 QMainWindow, QWidget { font-size: 10pt; }
 QMainWindow, QDialog { background: %(window)s; }
 QLabel#paneTitle { font-size: 11pt; font-weight: 600; color: %(text)s; padding: 0 0 2px 0; }
-QLabel#sectionHint, QLabel#modeLabel, QLabel#cardStats, QLabel#cacheStatus, QLabel#mutedText {
+QLabel#sectionHint, QLabel#modeLabel, QLabel#cardStats, QLabel#cacheStatus, QLabel#mutedText,
+QLabel#candidatesQuestion {
     color: %(muted)s; }
 QLabel#candidatesPlaceholder { color: %(faint)s; }
 QLabel#exportNotes { color: %(warning)s; }
