@@ -32,6 +32,24 @@ def test_fork_keeps_both_branches_and_switching_works(convs):
     assert convs.siblings(q.id) == [q.id]
 
 
+def test_deleting_the_branch_on_screen_shows_another_branch_from_there(convs):
+    cid = convs.create()
+    convs.append(cid, "user", "Name a colour.")
+    a1 = convs.append(cid, "assistant", "Red.")
+    convs.append(cid, "user", "Another?")
+    convs.append(cid, "assistant", "Blue.")
+    a2 = convs.fork(a1.id, "Green.")
+    a3 = convs.fork(a1.id, "Yellow.")
+    trash_id = convs.delete(a3.id)  # the answer on screen: the newest other answer is shown
+    assert contents(convs, cid) == ["Name a colour.", "Green."]
+    convs.delete(a2.id)
+    assert contents(convs, cid) == ["Name a colour.", "Red.", "Another?", "Blue."]  # down to its end
+    convs.delete(a1.id)  # no other answer: the question is left, as before
+    assert contents(convs, cid) == ["Name a colour."]
+    convs.undelete(trash_id)  # undo shows what was on screen then
+    assert contents(convs, cid) == ["Name a colour.", "Yellow."]
+
+
 def test_edit_and_delete(convs):
     cid = convs.create()
     q = convs.append(cid, "user", "Hello")

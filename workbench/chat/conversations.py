@@ -149,10 +149,15 @@ class ConversationStore:
             trash_id = to_trash(self.db, "messages", message_id, _title(m["content"]),
                                 {"conversation_id": conv["id"], "head_id": conv["head_id"],
                                  "count": len(ids)})
-            if conv["head_id"] in ids:
-                self.db["conversations"].update(conv["id"], {"head_id": m["parent_id"]})
             self.db.execute(f"update messages set trash_id = ? where id in ({','.join('?' * len(ids))})",
                             [trash_id, *ids])
+            if conv["head_id"] in ids:
+                # Another branch from the same place is shown (its newest), else the message before.
+                siblings = list(self.db["messages"].rows_where(
+                    "conversation_id = ? and parent_id is ? and trash_id is null",
+                    [conv["id"], m["parent_id"]], order_by="id desc", limit=1))
+                head = self._newest_leaf(siblings[0]["id"]) if siblings else m["parent_id"]
+                self.db["conversations"].update(conv["id"], {"head_id": head})
         return trash_id
 
     def delete_conversation(self, conversation_id: int) -> int:
@@ -215,15 +220,18 @@ class ConversationStore:
         """Show the branch through message_id, down to its newest leaf."""
         with self.db.atomic("choice of branch"):
             m = self._message(message_id)
-            leaf = message_id
-            while True:
-                child = list(self.db["messages"].rows_where("parent_id = ? and trash_id is null", [leaf],
-                                                            order_by="id desc", limit=1))
-                if not child:
-                    break
-                leaf = child[0]["id"]
             self.db["conversations"].update(m["conversation_id"],
-                                            {"head_id": leaf, "updated": now()})
+                                            {"head_id": self._newest_leaf(message_id), "updated": now()})
+
+    def _newest_leaf(self, message_id: int) -> int:
+        """The end of the branch through message_id that goes by the newest reply each time."""
+        leaf = message_id
+        while True:
+            child = list(self.db["messages"].rows_where("parent_id = ? and trash_id is null", [leaf],
+                                                        order_by="id desc", limit=1))
+            if not child:
+                return leaf
+            leaf = child[0]["id"]
 
     def search(self, query: str, limit: int = 50) -> list[dict]:
         """Messages in any conversation matching the text, best first, with highlights."""
