@@ -172,6 +172,23 @@ def test_four_to_eight_candidates_wrap_into_rows(qtbot, window_factory):
             assert card.width() >= w.outputs.MIN_CARD_WIDTH - 20
 
 
+def test_copy_says_what_it_copied(qtbot, window_factory):
+    from PySide6.QtWidgets import QPushButton
+
+    from workbench.ui.layout import COPIED_MS
+    w = window_factory()
+    fake_candidates(qtbot, w, ["Paris is the capital.", "Lyon."])
+    qtbot.mouseClick(w.outputs.cards[1].copy, Qt.LeftButton)
+    assert QGuiApplication.clipboard().text() == "Lyon."
+    assert w.statusBar().currentMessage() == "Copied Candidate 2's answer (5 characters)."
+    dialog = w.sharing.show_export()  # a dialog may cover the status bar: its button says so
+    copy = next(b for b in dialog.findChildren(QPushButton) if b.text() == "Copy")
+    qtbot.mouseClick(copy, Qt.LeftButton)
+    assert copy.text() == "Copied ✓" and QGuiApplication.clipboard().text() == dialog.preview.toPlainText()
+    qtbot.waitUntil(lambda: copy.text() == "Copy", timeout=COPIED_MS + 2000)
+    dialog.close()
+
+
 def test_the_previous_candidates_stay_and_come_back(qtbot, open_window):
     w = open_window()
     send(qtbot, w, "What is the capital of France?")

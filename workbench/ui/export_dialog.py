@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from PySide6.QtCore import QStandardPaths, Qt
-from PySide6.QtGui import QFontDatabase, QGuiApplication
+from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.share.exporters import FORMATS, ExportInput, export, file_name
+from workbench.ui.layout import copy_text
 
 
 def _documents() -> str:
@@ -57,7 +58,7 @@ class ExportDialog(QDialog):
         self.preview.setReadOnly(True)
         self.preview.setFont(QFontDatabase.systemFont(QFontDatabase.FixedFont))
         copy = QPushButton("Copy")
-        copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.preview.toPlainText()))
+        copy.clicked.connect(lambda: copy_text(copy, self.preview.toPlainText(), "the export"))
         save = QPushButton("Save…")
         save.clicked.connect(lambda: self.save())  # not clicked's checked as the path
         close = QPushButton("Close")

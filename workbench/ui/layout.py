@@ -1,9 +1,11 @@
 """Small layout helpers the panels share: rows, pages, a width-capped body, a wrapping flow of
 widgets and a label that elides."""
 
-from PySide6.QtCore import QPoint, QRect, QSize, Qt
-from PySide6.QtGui import QPainter, QTextDocumentFragment
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLayout, QVBoxLayout, QWidget
+from PySide6.QtCore import QPoint, QRect, QSize, Qt, QTimer
+from PySide6.QtGui import QGuiApplication, QPainter, QTextDocumentFragment
+from PySide6.QtWidgets import QAbstractButton, QHBoxLayout, QLabel, QLayout, QMainWindow, QVBoxLayout, QWidget
+
+COPIED_MS = 1500
 
 
 def button_row(*buttons) -> QHBoxLayout:
@@ -131,3 +133,19 @@ class ElidedLabel(QLabel):
         painter.setPen(self.palette().color(self.foregroundRole()))
         shown = self.fontMetrics().elidedText(self.text(), Qt.ElideRight, self.width())
         painter.drawText(self.rect(), int(Qt.AlignLeft | Qt.AlignVCenter), shown)
+
+
+def copy_text(widget: QWidget, text: str, what: str) -> None:
+    """Put text on the clipboard and say so where the user looks: the window's status bar, or
+    (a button in a dialog, which may cover it) the button itself for a moment."""
+    QGuiApplication.clipboard().setText(text)
+    window = widget.window()
+    if isinstance(window, QMainWindow) or not isinstance(widget, QAbstractButton):
+        if isinstance(window, QMainWindow):
+            window.statusBar().showMessage(f"Copied {what} ({len(text):,} characters).", 4000)
+        return
+    button = widget
+    label = button.property("copyLabel") or button.text()
+    button.setProperty("copyLabel", label)
+    button.setText("Copied ✓")
+    QTimer.singleShot(COPIED_MS, button, lambda: button.setText(label))

@@ -14,6 +14,7 @@ from workbench.runtime.engine import Engine
 from workbench.ui import palette
 from workbench.ui.cache_status import CacheStatus
 from workbench.ui.generation import GenerationController
+from workbench.ui.layout import copy_text
 from workbench.ui.learning import LearningController
 from workbench.ui.library import add_library
 from workbench.ui.model_panel import ModelPanel
@@ -436,8 +437,7 @@ class MainWindow(QMainWindow):
             self._set_edit_mode(action, message_id)
             return
         if action == "copy":
-            QGuiApplication.clipboard().setText(self.conversation.message_text(message_id))
-            self.statusBar().showMessage("Message copied.", 3000)
+            copy_text(self, self.conversation.message_text(message_id), "the message")
             return
         if action == "switch":
             self.session.switch_branch(message_id)

@@ -4,7 +4,7 @@ import html
 import time
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QTextCursor
+from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -21,7 +21,7 @@ from workbench.chat.candidate_outcome import Outcome, finished, never_ran
 from workbench.chat.markdown_blocks import Block, iter_blocks, loaded, plain_html, references, split_blocks
 from workbench.runtime.params import RunStats
 from workbench.ui.block_flow import SLICE_S, BlockFlow, insert_html, squash_block
-from workbench.ui.layout import ElidedLabel, FlowRow
+from workbench.ui.layout import ElidedLabel, FlowRow, copy_text
 from workbench.ui.palette import c
 from workbench.ui.safe_browser import SafeBrowser
 
@@ -107,7 +107,7 @@ class OutputCard(QFrame):
         self.copy = QPushButton("Copy")
         self.copy.setObjectName("copyButton")
         self.copy.setToolTip("Copy this answer")
-        self.copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.text))
+        self.copy.clicked.connect(lambda: copy_text(self.copy, self.text, f"{self.label}'s answer"))
         self.comment = QLineEdit()
         self.comment.setObjectName("ratingComment")
         self.comment.setPlaceholderText("Why? (saved with the rating)")

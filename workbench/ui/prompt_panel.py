@@ -3,7 +3,6 @@
 import html
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGridLayout,
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from workbench.prompt.document import BUILT_IN_VARIABLES, Example, PromptDocument, Section, section_hint
 from workbench.ui.budget_bar import BudgetBar
+from workbench.ui.layout import copy_text
 
 
 def _tool(text: str, tip: str, slot) -> QToolButton:
@@ -151,8 +151,9 @@ class PromptPanel(QWidget):
         sv.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()
         row.addWidget(self.seen_info, 1)
-        row.addWidget(_tool("Copy", "Copy the exact text",
-                            lambda: QGuiApplication.clipboard().setText(self.seen.toPlainText())))
+        copy = _tool("Copy", "Copy the exact text", lambda: copy_text(copy, self.seen.toPlainText(),
+                                                                     "what the model sees"))
+        row.addWidget(copy)
         sv.addLayout(row)
         sv.addWidget(self.seen)
         tabs = QTabWidget()

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from workbench.chat.library import one_line, when
 from workbench.errors import WorkbenchError
+from workbench.ui.layout import copy_text
 from workbench.ui.panes import LazyDock
 
 ID = Qt.UserRole
@@ -79,7 +79,7 @@ class PromptDialog(QDialog):
                       f"{when(run['created'])}")
         info.setObjectName("mutedText")
         copy = QPushButton("Copy")
-        copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.text.toPlainText()))
+        copy.clicked.connect(lambda: copy_text(copy, self.text.toPlainText(), "the run's prompt"))
         close = QPushButton("Close")
         close.clicked.connect(self.close)
         buttons = QHBoxLayout()

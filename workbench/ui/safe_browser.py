@@ -1,10 +1,11 @@
 """A QTextBrowser for untrusted Markdown: loads nothing by itself, opens links only on click."""
 
 from PySide6.QtCore import QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage, QTextDocument
+from PySide6.QtGui import QDesktopServices, QImage, QTextDocument
 from PySide6.QtWidgets import QTextBrowser
 
 from workbench.chat.markdown_blocks import code_for, full_code
+from workbench.ui.layout import copy_text
 
 APP_SCHEME = "wb"  # links the window itself handles: wb:action/ARG
 
@@ -43,7 +44,7 @@ class SafeBrowser(QTextBrowser):
             if action == "copy-code":
                 piece = code_for(arg)
                 if piece is not None:
-                    QGuiApplication.clipboard().setText(full_code(piece, self.texts()))
+                    copy_text(self, full_code(piece, self.texts()), "the code")
             self.action.emit(action, arg)
         elif url.scheme() in ("http", "https", "mailto"):
             QDesktopServices.openUrl(url)
