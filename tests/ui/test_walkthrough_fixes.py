@@ -370,3 +370,18 @@ def test_the_candidates_say_which_question_they_answer(qtbot, open_window):
     qtbot.waitUntil(lambda: not w.generating, timeout=60_000)
     assert w.right.question.text() == "Answering: What is the capital of France?"
     assert w.right.question.isVisible() and w.input.toPlainText() == "And of Spain?"
+
+
+def test_the_notebooks_success_line_goes_by_itself_and_a_warning_stays(qtbot, window_factory, monkeypatch):
+    from workbench.ui import notice
+    monkeypatch.setitem(notice.AUTO_HIDE_MS, "success", 150)
+    w = window_factory()
+    nb = w.notebook
+    nb.text.setText("When the user asks for a list, number it.")
+    qtbot.mouseClick(nb.add_button, Qt.LeftButton)
+    assert nb.message.isVisible() and "Added lesson #1" in nb.message.text()
+    qtbot.waitUntil(lambda: not nb.message.isVisible(), timeout=3000)
+    nb.text.setText("When the user asks for a list, number it!")
+    qtbot.mouseClick(nb.add_button, Qt.LeftButton)  # a near duplicate: a question for the user
+    qtbot.wait(400)
+    assert nb.message.isVisible() and "Nearly the same" in nb.message.text() and nb.merge_button.isVisible()

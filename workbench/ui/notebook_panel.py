@@ -3,7 +3,7 @@
 import html
 import json
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAbstractTextDocumentLayout, QPalette, QTextDocument
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -26,6 +26,7 @@ from workbench.errors import WorkbenchError
 from workbench.notebook.lessons import HIGHLIGHT, Notebook
 from workbench.notebook.proposals import ProposalStore
 from workbench.ui.layout import button_row, page
+from workbench.ui.notice import AUTO_HIDE_MS
 from workbench.ui.palette import c
 
 TEXT_COLUMN = 1
@@ -165,6 +166,8 @@ class NotebookPanel(QWidget):
         self.message.setObjectName("notebookMessage")
         self.message.setWordWrap(True)
         self.message.hide()
+        self._forget = QTimer(self, singleShot=True)
+        self._forget.timeout.connect(lambda: self.message.hide())
         self.merge_button = QPushButton("Merge into it")
         self.merge_button.clicked.connect(self.merge_pending)
         self.force_button = QPushButton("Add anyway")
@@ -322,6 +325,10 @@ class NotebookPanel(QWidget):
         self.message.style().unpolish(self.message)
         self.message.style().polish(self.message)
         self.message.setVisible(bool(text))
+        # As notices do: a success or an info goes by itself; a warning waits for the next action.
+        self._forget.stop()
+        if text and kind in AUTO_HIDE_MS:
+            self._forget.start(AUTO_HIDE_MS[kind])
         self._pending_duplicate = duplicate
         self.merge_button.setVisible(duplicate is not None)
         self.force_button.setVisible(duplicate is not None)
