@@ -77,6 +77,10 @@ def readable(text: str) -> str:
 
 @pytest.fixture
 def outputs(qtbot):
+    # The windows earlier tests left behind are collected now, not in a pause of the measurement
+    # (a full collection after ~100 window tests can take longer than the limit; the app has no
+    # such debris).
+    gc.collect()
     view = OutputsView()
     qtbot.addWidget(view)
     view.resize(900, 700)
