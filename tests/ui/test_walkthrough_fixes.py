@@ -230,6 +230,17 @@ def stored_unsent(key: str) -> str:
     return rows[0]["value"] if rows else ""
 
 
+def message_box_after_restart(qtbot) -> str:
+    """What a newly opened window's message box holds."""
+    window, thread = build(load_model=False)
+    qtbot.addWidget(window)
+    try:
+        window.show()
+        return window.input.toPlainText()
+    finally:
+        shutdown(window, thread)
+
+
 def test_the_message_being_typed_comes_back_after_a_quit(qtbot):
     window, thread = build(load_model=False)
     qtbot.addWidget(window)
@@ -237,13 +248,7 @@ def test_the_message_being_typed_comes_back_after_a_quit(qtbot):
     typed(qtbot, window, "Half a question")
     window.close()  # at once: the close saves it without waiting for the autosave
     shutdown(window, thread)
-    window, thread = build(load_model=False)
-    qtbot.addWidget(window)
-    try:
-        window.show()
-        assert window.input.toPlainText() == "Half a question"
-    finally:
-        shutdown(window, thread)
+    assert message_box_after_restart(qtbot) == "Half a question"
 
 
 KILLED = textwrap.dedent("""
@@ -269,13 +274,7 @@ def test_the_message_being_typed_survives_a_kill(qtbot):
     proc = subprocess.run([sys.executable, "-c", KILLED, "Typed before the crash", str(AUTOSAVE_MS / 1000 + 0.6)],
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
-    window, thread = build(load_model=False)
-    qtbot.addWidget(window)
-    try:
-        window.show()
-        assert window.input.toPlainText() == "Typed before the crash"
-    finally:
-        shutdown(window, thread)
+    assert message_box_after_restart(qtbot) == "Typed before the crash"
 
 
 def test_each_conversation_keeps_its_own_unsent_message(qtbot, window_factory):
